@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks to build and test rkchat.
+# Everything comes from Debian's packages and PyPI; nothing else is downloaded.
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libgtest-dev googletest libbenchmark-dev
+  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
+  libpcre2-dev libedit-dev
+  clang-14 libclang-rt-14-dev clang-format
+  g++-aarch64-linux-gnu qemu-user-static
+  python3 python3-pip python3-venv
+)
+PIP_PACKAGES=(pytest pexpect jinja2 numpy)
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "rkchat: installing Debian packages: ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Python test tools live in a venv inside the checkout so the system Python stays untouched.
+venv="$(dirname "$0")/../.venv"
+if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
+if ! "$venv/bin/python" -c "import pytest, pexpect, jinja2, numpy" 2>/dev/null; then
+  echo "rkchat: installing Python test tools: ${PIP_PACKAGES[*]}"
+  "$venv/bin/pip" install -q "${PIP_PACKAGES[@]}"
+fi

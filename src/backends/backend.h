@@ -1,0 +1,145 @@
+// The one interface between the program (console, server, benchmarks) and whatever runs the model: rkchat's own
+// CPU engine (backends/cpu) or Rockchip's NPU runtime (backends/rkllm). Callers adapt to capabilities(); they
+// never ask which backend they hold.
+//
+// Contract of a turn: the caller passes the WHOLE conversation so far, rendered by the chat template and
+// tokenized (TurnInput::tokens). The backend reuses whatever prefix of it is still in its KV cache and processes
+// only the rest, so appending a turn costs only the new tokens. Backends that cannot take token ids (an NPU model
+// with no tokenizer at hand) take the new user text instead (TurnInput::text) and apply their own template.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sampling/sampler.h"
+
+namespace rkchat::tok {
+class Tokenizer;
+}
+
+namespace rkchat::backends {
+
+// A user-facing failure (missing file, bad model, runtime error): the message says what and what to do.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Capabilities {
+  bool token_input = false;  // accepts TurnInput::tokens (else only text)
+  bool text_input = false;   // accepts TurnInput::text (the backend templates it itself)
+  bool logits = false;       // Conversation::evaluate works
+  bool kv_reuse = false;     // a turn reuses the cached prefix of the conversation
+  bool batching = false;     // several conversations can share one pass over the weights
+};
+
+struct ModelInfo {
+  std::string path;
+  std::string name;          // general.name or the file's stem
+  std::string backend;       // "cpu" | "rkllm"
+  std::string arch;          // "llama", "qwen2", "qwen3", ... ("" when unknown)
+  std::string quantization;  // "Q8_0", "Q4_K_M", "W8A8", ...
+  uint64_t file_bytes = 0;
+  uint64_t n_params = 0;     // 0 when unknown
+  int n_vocab = 0;
+  int n_ctx_train = 0;       // the model's own context limit
+  int n_ctx = 0;             // the context this load was opened with
+  std::string toolkit_version;  // .rkllm only
+};
+
+struct LoadOptions {
+  std::string path;
+  std::string backend = "auto";  // auto (by file type) | cpu | rkllm
+  int threads = 0;               // 0: a sensible default for this machine
+  int n_ctx = 0;                 // 0: min(model's limit, 4096)
+  std::string kv_type = "f16";   // f16 | f32 (CPU)
+  int max_sequences = 1;         // conversations that may hold a KV cache at once (CPU)
+  std::string tokenizer_path;    // a vocab GGUF for models that carry no tokenizer (.rkllm)
+  // RKLLM runtime selection and placement.
+  std::string rkllm_lib;
+  std::string rkllm_lib_dir;
+  std::string rkllm_abi;          // "" (from the runtime's version) | "1.2" | "1.3"
+  int npu_domain = 0;
+  std::string cpus;               // cores for the runtime, e.g. "4-7"
+  bool force = false;             // try despite a toolkit/runtime version mismatch
+  // Load progress in [0, 1], called from the loading thread; may be empty.
+  std::function<void(float)> progress;
+};
+
+// Input of a turn: tokens when capabilities().token_input, else text.
+struct TurnInput {
+  std::vector<int32_t> tokens;  // the whole conversation so far, template applied
+  std::string role = "user";    // text form: the new message only
+  std::string text;
+  std::string system;           // text form: the system prompt (applied when the history is empty)
+  bool enable_thinking = true;  // text form: Qwen3 thinking switch
+};
+
+struct GenerateOptions {
+  sampling::Params sampling;
+  int max_tokens = -1;      // -1: until the context is full
+  bool ignore_eos = false;  // for measurements
+};
+
+// One streamed piece of the answer. text holds complete UTF-8 characters only (a character split across tokens
+// is held back until it completes). token is the id when the backend knows it, else -1.
+struct Piece {
+  std::string text;
+  int32_t token = -1;
+};
+// Return false to stop the answer (a stop string matched, the client went away).
+using PieceSink = std::function<bool(const Piece&)>;
+
+enum class StopReason { eos, max_tokens, context_full, stopped_by_caller, aborted, error };
+const char* stop_reason_name(StopReason r);
+
+struct TurnStats {
+  int prompt_tokens = 0;  // tokens of the prompt in this turn, including the cached ones
+  int cached_tokens = 0;  // of those, reused from the KV cache
+  double prefill_ms = 0;  // processing the new prompt tokens
+  double ttft_ms = 0;     // from the call to the first piece
+  int gen_tokens = 0;
+  double decode_ms = 0;   // from the first generated token to the last
+  double total_ms = 0;
+  uint64_t memory_bytes = 0;  // what the backend holds for the model and caches
+  StopReason stop = StopReason::eos;
+  std::string error;          // when stop == error: what the backend reported
+};
+
+class Conversation {
+ public:
+  virtual ~Conversation() = default;
+  // Processes the turn and streams the answer to sink. Thread: the caller's; sink is called on it too.
+  virtual TurnStats generate(const TurnInput& input, const GenerateOptions& options, const PieceSink& sink) = 0;
+  // Logits of every position of `tokens` decoded as one batch from an empty cache (capabilities().logits):
+  // returns n_tokens x n_vocab floats. Leaves the conversation's cache holding `tokens`.
+  virtual std::vector<float> evaluate(const std::vector<int32_t>& tokens) = 0;
+  // Forget the history (KV cache).
+  virtual void clear() = 0;
+  // Thread-safe: ask a running generate() to stop soon (Ctrl-C); it returns with StopReason::aborted.
+  virtual void abort() = 0;
+  // Tokens now held in the cache (what the next turn can reuse).
+  virtual int cached_tokens() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const ModelInfo& info() const = 0;
+  virtual Capabilities capabilities() const = 0;
+  // The model's tokenizer (GGUF metadata, or LoadOptions::tokenizer_path); nullptr when there is none.
+  virtual const tok::Tokenizer* tokenizer() const = 0;
+  // Throws Error when no more conversations can be held (see LoadOptions::max_sequences).
+  virtual std::unique_ptr<Conversation> start_conversation() = 0;
+};
+
+// Picks the backend from the file (".rkllm" -> rkllm, else GGUF -> cpu) unless options.backend forces one.
+// Throws Error with a clear message for a missing, unreadable or unsupported file.
+std::unique_ptr<Backend> load(const LoadOptions& options);
+
+}  // namespace rkchat::backends

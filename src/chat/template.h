@@ -1,0 +1,43 @@
+// Chat templates: renders a model's Jinja template (tokenizer.chat_template) for a conversation, as Hugging Face
+// transformers does (trim_blocks, lstrip_blocks, loopcontrols, raise_exception, strftime_now, tojson).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace rkchat::chat {
+
+// A template that cannot be parsed or rendered. `refused` is true when the template itself refused the input
+// through raise_exception(msg); what() is then exactly msg.
+class TemplateError : public std::runtime_error {
+ public:
+  TemplateError(const std::string& msg, bool refused) : std::runtime_error(msg), refused_(refused) {}
+  bool refused() const { return refused_; }
+
+ private:
+  bool refused_;
+};
+
+class ChatTemplate {
+ public:
+  // Parses once; throws TemplateError (with line:column) on a syntax error.
+  explicit ChatTemplate(const std::string& source);
+  ~ChatTemplate();
+  ChatTemplate(ChatTemplate&&) noexcept;
+  ChatTemplate& operator=(ChatTemplate&&) noexcept;
+
+  // messages: [{"role", "content", ...}], tools: array or null; vars: extra variables such as
+  // add_generation_prompt, enable_thinking, bos_token, eos_token (they override defaults).
+  std::string render(const nlohmann::json& messages, const nlohmann::json& tools, const nlohmann::json& vars) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The built-in ChatML template used when a model ships none.
+const std::string& chatml_template();
+
+}  // namespace rkchat::chat

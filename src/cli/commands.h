@@ -1,0 +1,15 @@
+// Subcommands of the rkchat binary. Each add_<name> declares its options on `app` and, when chosen, stores the
+// function that does the work in `run` (called after parsing, so that errors are reported in one place).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace rkchat::cli {
+
+using Runner = std::function<int()>;
+
+void add_logits(CLI::App& app, Runner& run);
+void add_synth(CLI::App& app, Runner& run);
+
+}  // namespace rkchat::cli

@@ -1,0 +1,19 @@
+// Options shared by the commands that load a model or generate text, declared once here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace rkchat::cli {
+
+// -m/--model, --backend, -t/--threads, -c/--ctx-size, --kv-type, --tokenizer and the RKLLM runtime options.
+void add_load_options(CLI::App* cmd, backends::LoadOptions& opts, bool model_required = true);
+
+// --temp, --top-k, --top-p, --min-p, --repeat-penalty, --presence-penalty, --frequency-penalty, --seed,
+// -n/--max-tokens, --ignore-eos.
+void add_generate_options(CLI::App* cmd, backends::GenerateOptions& opts);
+
+}  // namespace rkchat::cli

@@ -1,0 +1,25 @@
+// rkchat: run large language models locally, on the CPU (GGUF) or a Rockchip NPU (.rkllm).
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"rkchat: run large language models locally (CPU engine for GGUF, Rockchip NPU for .rkllm)"};
+  app.set_version_flag("--version", std::string("rkchat ") + RKCHAT_VERSION);
+  app.require_subcommand(1);
+  rkchat::cli::Runner run;
+  rkchat::cli::add_logits(app, run);
+  rkchat::cli::add_synth(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return run ? run() : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rkchat: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,49 @@
+// Internal to src/kernels: the table of function pointers that one ISA fills. The reference (scalar) entries are
+// filled first; each faster ISA then overwrites what it implements, so a partial ISA file is always complete.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace rkchat::kernels {
+
+// Products of one weight type with its activation format.
+struct TypeKernels {
+  QType act = QType::F32;  // activation format this weight type multiplies with (F32, Q8_0, Q8_1 or Q8_K)
+  // y[t * ldy + r] = dot(W row r, A row t) for r in [r0, r1), t < n_tok. w points at row 0, a at token 0's
+  // quantized (or f32) activation row; cols is a multiple of the weight type's block size.
+  void (*gemm)(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
+               int64_t r0, int64_t r1, int n_tok, int64_t cols) = nullptr;
+};
+
+struct KernelTable {
+  const char* isa = "scalar";
+  // Quantize one row of n floats (n a multiple of the block size) into blocks.
+  void (*quantize_row_q8_0)(const float* x, void* dst, int64_t n) = nullptr;
+  void (*quantize_row_q8_1)(const float* x, void* dst, int64_t n) = nullptr;
+  void (*quantize_row_q8_k)(const float* x, void* dst, int64_t n) = nullptr;
+  TypeKernels f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q5_k, q6_k;
+  const TypeKernels* for_type(QType t) const;  // nullptr for an unsupported weight type
+};
+
+// Fillers, one per ISA and family. The dispatcher calls the reference ones, then those of the chosen ISA.
+void fill_ref(KernelTable& t);          // ref.cpp: F32/F16/BF16/Q8_0/Q4_0/Q4_1 and activation quantizers
+void fill_kquants_ref(KernelTable& t);  // kquants_ref.cpp: Q4_K/Q5_K/Q6_K and the Q8_K quantizer
+#if defined(RKCHAT_HAVE_X86_KERNELS)
+void fill_avx2(KernelTable& t);
+void fill_kquants_avx2(KernelTable& t);
+void fill_avx512vnni(KernelTable& t);
+void fill_kquants_avx512vnni(KernelTable& t);
+#endif
+#if defined(RKCHAT_HAVE_ARM_KERNELS)
+void fill_neon_base(KernelTable& t);  // arm_neon_base.cpp: plain NEON (no dot product)
+void fill_neon_dot(KernelTable& t);
+void fill_kquants_neon_dot(KernelTable& t);
+#endif
+
+// The table of the active ISA.
+const KernelTable& kernel_table();
+
+}  // namespace rkchat::kernels
