@@ -1,0 +1,40 @@
+// Splits what a model generates into reasoning (Qwen3's <think>...</think>), the answer, and tool calls
+// (<tool_call>{"name": ..., "arguments": ...}</tool_call>), also while streaming: text that might be the start
+// of a tag is held back until it is known not to be one.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rkchat::chat {
+
+struct ToolCall {
+  std::string name;
+  nlohmann::json arguments;  // object
+};
+
+struct OutputDelta {
+  std::string reasoning;
+  std::string content;
+};
+
+class OutputParser {
+ public:
+  // in_reasoning: the prompt already opened a <think> block (some templates end the prompt with "<think>\n").
+  explicit OutputParser(bool in_reasoning = false);
+  OutputDelta push(std::string_view text);
+  OutputDelta finish();  // releases what was held back
+  const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
+  bool in_reasoning() const { return in_reasoning_; }
+
+ private:
+  bool in_reasoning_;
+  bool in_tool_call_ = false;
+  std::string held_;       // possible start of a tag
+  std::string tool_buf_;   // body of the open <tool_call>
+  std::vector<ToolCall> tool_calls_;
+};
+
+}  // namespace rkchat::chat
