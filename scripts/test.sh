@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: -Werror build, unit tests, end-to-end tests, the ASan+UBSan build of the
+# unit tests, fuzz smoke runs, and the aarch64 build under qemu. Stops at the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RKCHAT_FIXTURES_DIR="${RKCHAT_FIXTURES_DIR:-$(cd .. && pwd)/shared/fixtures}"
+jobs=$(nproc)
+stage() { echo; echo "=== rkchat tests: $* ($(date +%H:%M:%S))"; }
+
+stage "dependencies"
+bash scripts/install-deps.sh --aarch64
+
+stage "build (-Werror)"
+cmake --preset ci >/dev/null
+cmake --build --preset ci -j "$jobs"
+
+stage "unit tests"
+ctest --preset ci
+
+stage "end-to-end tests"
+model=$(bash scripts/fetch-smollm2.sh) || { echo "SmolLM2 unavailable: its tests will skip"; model=""; }
+RKCHAT_BIN="$PWD/build/ci/rkchat" RKCHAT_BUILD_DIR="$PWD/build/ci" RKCHAT_SMOLLM2="$model" \
+  .venv/bin/python -m pytest -q tests/e2e
+
+stage "ASan + UBSan unit tests"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset asan
+
+if [ -x scripts/fuzz-smoke.sh ]; then
+  stage "fuzzers (short runs)"
+  bash scripts/fuzz-smoke.sh
+fi
+
+if [ -x scripts/test-aarch64.sh ]; then
+  stage "aarch64 under qemu"
+  bash scripts/test-aarch64.sh
+fi
+stage "all passed"

@@ -1,0 +1,90 @@
+// `rkchat logits`: raw next-token logits of a token sequence, or a greedy continuation, for checking the engine
+// against a reference implementation (the definitions of ../shared/fixtures/README.md).
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "backends/backend.h"
+#include "cli/commands.h"
+#include "cli/common_options.h"
+
+namespace rkchat::cli {
+
+namespace {
+
+struct LogitsOptions {
+  backends::LoadOptions load;
+  std::string tokens;
+  std::string output;
+  int greedy = 0;
+  int prefix = 0;
+};
+
+std::vector<int32_t> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.find_first_not_of(" \t\n") == std::string::npos) continue;
+    try {
+      size_t used = 0;
+      const long v = std::stol(item, &used);
+      if (item.find_first_not_of(" \t\n", used) != std::string::npos) throw std::invalid_argument(item);
+      ids.push_back(static_cast<int32_t>(v));
+    } catch (const std::exception&) {
+      throw backends::Error("--tokens: '" + item + "' is not a token id");
+    }
+  }
+  if (ids.empty()) throw backends::Error("--tokens: no token ids given");
+  return ids;
+}
+
+int run_greedy(backends::Conversation& conv, const std::vector<int32_t>& ids, const LogitsOptions& o) {
+  if (o.prefix <= 0 || o.prefix > static_cast<int>(ids.size()))
+    throw backends::Error("--prefix must be between 1 and the number of tokens (" + std::to_string(ids.size()) + ")");
+  backends::TurnInput in;
+  in.tokens.assign(ids.begin(), ids.begin() + o.prefix);
+  backends::GenerateOptions g;
+  g.sampling.temperature = 0.0f;
+  g.max_tokens = o.greedy;
+  g.ignore_eos = true;
+  std::vector<int32_t> out;
+  conv.generate(in, g, [&](const backends::Piece& p) {
+    if (p.token >= 0) out.push_back(p.token);
+    return true;
+  });
+  for (size_t i = 0; i < out.size(); ++i) std::cout << (i ? "," : "") << out[i];
+  std::cout << "\n";
+  return 0;
+}
+
+int run_logits(LogitsOptions& o) {
+  const auto ids = parse_ids(o.tokens);
+  auto backend = backends::load(o.load);
+  if (!backend->capabilities().logits) throw backends::Error(backend->info().backend + " backend cannot return logits");
+  auto conv = backend->start_conversation();
+  if (o.greedy > 0) return run_greedy(*conv, ids, o);
+  if (o.output.empty()) throw backends::Error("give -o FILE for the logits (or --greedy N --prefix K)");
+  const auto logits = conv->evaluate(ids);
+  std::ofstream out(o.output, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
+  if (!out) throw backends::Error(o.output + ": cannot write");
+  std::cerr << "wrote " << ids.size() << " x " << backend->info().n_vocab << " logits to " << o.output << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_logits(CLI::App& app, Runner& run) {
+  auto o = std::make_shared<LogitsOptions>();
+  o->load.kv_type = "f32";  // exact by default: this command is for comparing with reference outputs
+  auto* cmd = app.add_subcommand("logits", "Write the logits of every position of a token sequence (or greedy ids)");
+  add_load_options(cmd, o->load);
+  cmd->add_option("--tokens", o->tokens, "Token ids, comma separated")->required();
+  cmd->add_option("-o,--output", o->output, "Output file: raw float32 rows, n_tokens x n_vocab");
+  cmd->add_option("--greedy", o->greedy, "Instead: decode --prefix tokens as one batch, then N greedy steps");
+  cmd->add_option("--prefix", o->prefix, "Tokens decoded as one batch before the greedy steps");
+  cmd->callback([o, &run] { run = [o] { return run_logits(*o); }; });
+}
+
+}  // namespace rkchat::cli

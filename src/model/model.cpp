@@ -1,0 +1,185 @@
+#include "model/model.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "gguf/gguf.h"
+#include "kernels/ops.h"
+
+namespace rkchat::model {
+
+namespace k = rkchat::kernels;
+
+int Batch::n_logits() const {
+  int n = 0;
+  for (uint8_t w : want_logits) n += w;
+  return n;
+}
+
+Model::Model(const gguf::File& file, int max_batch)
+    : hp_(read_hparams(file)), w_(load_weights(file, hp_)), max_batch_(std::max(1, max_batch)) {
+  const size_t n = static_cast<size_t>(max_batch_);
+  x_.resize(n * hp_.n_embd);
+  xn_.resize(n * hp_.n_embd);
+  q_.resize(n * hp_.q_dim());
+  k_.resize(n * hp_.kv_dim());
+  v_.resize(n * hp_.kv_dim());
+  att_.resize(n * hp_.q_dim());
+  gate_.resize(n * hp_.n_ff);
+  up_.resize(n * hp_.n_ff);
+  cos_.resize(n * hp_.n_rot / 2);
+  sin_.resize(n * hp_.n_rot / 2);
+  // theta_i = base^(-2i / n_rot), divided by the optional per-frequency factors (Llama 3.1).
+  inv_freq_.resize(static_cast<size_t>(hp_.n_rot / 2));
+  for (int i = 0; i < hp_.n_rot / 2; ++i) {
+    double f = std::pow(static_cast<double>(hp_.rope_base), -2.0 * i / hp_.n_rot);
+    if (w_.rope_freqs) f /= static_cast<double>(w_.rope_freqs[i]);
+    inv_freq_[static_cast<size_t>(i)] = f;
+  }
+  size_t ws = 0;
+  for (const auto& l : w_.layers)
+    for (const k::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      ws = std::max(ws, k::matmul_workspace_bytes(m->type, m->cols, max_batch_));
+  ws = std::max(ws, k::matmul_workspace_bytes(w_.output.type, w_.output.cols, max_batch_));
+  ws_.get(ws);
+}
+
+void Model::validate(const Batch& b, const KvCache& cache) const {
+  const size_t n = b.token.size();
+  if (b.pos.size() != n || b.seq.size() != n || b.want_logits.size() != n)
+    throw std::invalid_argument("batch arrays differ in length");
+  std::vector<int> next(static_cast<size_t>(cache.n_seq()));
+  for (int s = 0; s < cache.n_seq(); ++s) next[static_cast<size_t>(s)] = cache.length(s);
+  for (size_t i = 0; i < n; ++i) {
+    if (b.token[i] < 0 || b.token[i] >= hp_.n_vocab)
+      throw std::invalid_argument("token id " + std::to_string(b.token[i]) + " is outside the vocabulary (0.." +
+                                  std::to_string(hp_.n_vocab - 1) + ")");
+    if (b.seq[i] < 0 || b.seq[i] >= cache.n_seq())
+      throw std::invalid_argument("sequence " + std::to_string(b.seq[i]) + " has no cache slot");
+    int& expect = next[static_cast<size_t>(b.seq[i])];
+    if (b.pos[i] != expect)
+      throw std::invalid_argument("position " + std::to_string(b.pos[i]) + " does not continue sequence " +
+                                  std::to_string(b.seq[i]) + " (expected " + std::to_string(expect) + ")");
+    if (++expect > cache.n_ctx())
+      throw std::invalid_argument("sequence " + std::to_string(b.seq[i]) + " exceeds the context of " +
+                                  std::to_string(cache.n_ctx()) + " tokens");
+  }
+}
+
+void Model::forward(const Batch& batch, KvCache& cache, k::ThreadPool& pool, float* logits) {
+  validate(batch, cache);
+  const size_t need = static_cast<size_t>(pool.size()) * static_cast<size_t>(cache.n_ctx());
+  if (scores_.size() < need) scores_.resize(need);
+  for (int begin = 0; begin < batch.size(); begin += max_batch_)
+    forward_chunk(batch, begin, std::min(batch.size(), begin + max_batch_), cache, pool, logits);
+}
+
+void Model::rope_tables(const Batch& b, int begin, int n) {
+  const int half = hp_.n_rot / 2;
+  for (int t = 0; t < n; ++t)
+    for (int i = 0; i < half; ++i) {
+      const double theta = b.pos[static_cast<size_t>(begin + t)] * inv_freq_[static_cast<size_t>(i)];
+      cos_[static_cast<size_t>(t * half + i)] = static_cast<float>(std::cos(theta));
+      sin_[static_cast<size_t>(t * half + i)] = static_cast<float>(std::sin(theta));
+    }
+}
+
+void Model::forward_chunk(const Batch& b, int begin, int end, KvCache& cache, k::ThreadPool& pool, float*& logits) {
+  const int n = end - begin;
+  const int64_t d = hp_.n_embd;
+  // Embeddings: x[t] = token_embd[token[t]]
+  for (int t = 0; t < n; ++t) {
+    const auto& e = w_.tok_embd;
+    const auto* row = static_cast<const uint8_t*>(e.data) + static_cast<size_t>(b.token[static_cast<size_t>(begin + t)]) * e.row_bytes;
+    k::dequantize_row(e.type, row, &x_[static_cast<size_t>(t * d)], d);
+  }
+  rope_tables(b, begin, n);
+  for (int l = 0; l < hp_.n_layer; ++l) {
+    attention_layer(l, b, begin, n, cache, pool);
+    ffn_layer(l, n, pool);
+  }
+  // Gather the rows that want logits into xn_, normed, then project them onto the vocabulary.
+  int rows = 0;
+  for (int t = 0; t < n; ++t) {
+    if (!b.want_logits[static_cast<size_t>(begin + t)]) continue;
+    k::rmsnorm(&x_[static_cast<size_t>(t * d)], w_.output_norm, &xn_[static_cast<size_t>(rows * d)], d, hp_.rms_eps);
+    ++rows;
+  }
+  if (rows == 0) return;
+  k::matmul(w_.output, xn_.data(), d, logits, hp_.n_vocab, rows, pool, ws_);
+  logits += static_cast<size_t>(rows) * hp_.n_vocab;
+}
+
+void Model::attention_layer(int il, const Batch& b, int begin, int n, KvCache& cache, k::ThreadPool& pool) {
+  const LayerWeights& l = w_.layers[static_cast<size_t>(il)];
+  const int64_t d = hp_.n_embd, qd = hp_.q_dim(), kvd = hp_.kv_dim(), hd = hp_.head_dim;
+  for (int t = 0; t < n; ++t)
+    k::rmsnorm(&x_[static_cast<size_t>(t * d)], l.attn_norm, &xn_[static_cast<size_t>(t * d)], d, hp_.rms_eps);
+  k::matmul(l.wq, xn_.data(), d, q_.data(), qd, n, pool, ws_);
+  k::matmul(l.wk, xn_.data(), d, k_.data(), kvd, n, pool, ws_);
+  k::matmul(l.wv, xn_.data(), d, v_.data(), kvd, n, pool, ws_);
+  const int half = hp_.n_rot / 2;
+  const bool neox = hp_.arch->rope == RopeStyle::neox;
+  // Per row: biases (qwen2), per-head q/k norm (qwen3), RoPE, then store k and v in the cache.
+  for (int t = 0; t < n; ++t) {
+    float* q = &q_[static_cast<size_t>(t * qd)];
+    float* kk = &k_[static_cast<size_t>(t * kvd)];
+    float* vv = &v_[static_cast<size_t>(t * kvd)];
+    if (l.bq) {
+      k::add(q, l.bq, qd);
+      k::add(kk, l.bk, kvd);
+      k::add(vv, l.bv, kvd);
+    }
+    const float* c = &cos_[static_cast<size_t>(t * half)];
+    const float* s = &sin_[static_cast<size_t>(t * half)];
+    for (int h = 0; h < hp_.n_head; ++h) {
+      if (l.q_norm) k::rmsnorm(q + h * hd, l.q_norm, q + h * hd, hd, hp_.rms_eps);
+      k::rope(q + h * hd, half, c, s, neox);
+    }
+    for (int h = 0; h < hp_.n_head_kv; ++h) {
+      if (l.k_norm) k::rmsnorm(kk + h * hd, l.k_norm, kk + h * hd, hd, hp_.rms_eps);
+      k::rope(kk + h * hd, half, c, s, neox);
+    }
+    const int seq = b.seq[static_cast<size_t>(begin + t)], pos = b.pos[static_cast<size_t>(begin + t)];
+    k::kv_store(cache.type(), cache.k(il, seq, pos), kk, kvd);
+    k::kv_store(cache.type(), cache.v(il, seq, pos), vv, kvd);
+  }
+  // Attention, one (row, head) pair per work item; each row sees its sequence up to its own position.
+  const int group = hp_.n_head / hp_.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int n_ctx = cache.n_ctx();
+  pool.parallel_for(static_cast<int64_t>(n) * hp_.n_head, [&](int64_t i0, int64_t i1, int tid) {
+    float* scores = &scores_[static_cast<size_t>(tid) * n_ctx];
+    for (int64_t i = i0; i < i1; ++i) {
+      const int t = static_cast<int>(i / hp_.n_head), h = static_cast<int>(i % hp_.n_head);
+      const int seq = b.seq[static_cast<size_t>(begin + t)], pos = b.pos[static_cast<size_t>(begin + t)];
+      const int kvh = h / group;
+      const size_t off = static_cast<size_t>(kvh * hd) * k::kv_elem_bytes(cache.type());
+      k::attend(cache.type(), &q_[static_cast<size_t>(t * qd + h * hd)],
+                static_cast<const uint8_t*>(cache.k(il, seq, 0)) + off, static_cast<const uint8_t*>(cache.v(il, seq, 0)) + off,
+                kvd, pos + 1, static_cast<int>(hd), scale, scores, &att_[static_cast<size_t>(t * qd + h * hd)]);
+    }
+  });
+  for (int t = 0; t < n; ++t) {
+    const int seq = b.seq[static_cast<size_t>(begin + t)];
+    cache.set_length(seq, std::max(cache.length(seq), b.pos[static_cast<size_t>(begin + t)] + 1));
+  }
+  // Output projection, added to the residual stream (xn_ holds the product).
+  k::matmul(l.wo, att_.data(), qd, xn_.data(), d, n, pool, ws_);
+  for (int t = 0; t < n; ++t) k::add(&x_[static_cast<size_t>(t * d)], &xn_[static_cast<size_t>(t * d)], d);
+}
+
+void Model::ffn_layer(int il, int n, k::ThreadPool& pool) {
+  const LayerWeights& l = w_.layers[static_cast<size_t>(il)];
+  const int64_t d = hp_.n_embd, ff = hp_.n_ff;
+  for (int t = 0; t < n; ++t)
+    k::rmsnorm(&x_[static_cast<size_t>(t * d)], l.ffn_norm, &xn_[static_cast<size_t>(t * d)], d, hp_.rms_eps);
+  k::matmul(l.w_gate, xn_.data(), d, gate_.data(), ff, n, pool, ws_);
+  k::matmul(l.w_up, xn_.data(), d, up_.data(), ff, n, pool, ws_);
+  k::silu_mul(gate_.data(), up_.data(), static_cast<int64_t>(n) * ff);
+  k::matmul(l.w_down, gate_.data(), ff, xn_.data(), d, n, pool, ws_);
+  for (int t = 0; t < n; ++t) k::add(&x_[static_cast<size_t>(t * d)], &xn_[static_cast<size_t>(t * d)], d);
+}
+
+}  // namespace rkchat::model

@@ -1,0 +1,89 @@
+// The forward pass: token ids in, next-token logits out. It knows ids and tensors, never text.
+//
+// A Batch may hold tokens of several sequences (each with its own KV cache slot): all of them share one pass over
+// the weights, which is what makes batched decoding of many conversations cheap.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "kernels/thread_pool.h"
+#include "model/arch.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"
+
+namespace rkchat::gguf {
+class File;
+}
+
+namespace rkchat::model {
+
+// One row per token. For each sequence, its tokens appear in order at consecutive positions starting at the
+// sequence's current cache length.
+struct Batch {
+  std::vector<int32_t> token;
+  std::vector<int32_t> pos;
+  std::vector<int32_t> seq;
+  std::vector<uint8_t> want_logits;  // rows whose logits are returned, in row order
+
+  void add(int32_t tok, int32_t position, int32_t sequence, bool logits) {
+    token.push_back(tok);
+    pos.push_back(position);
+    seq.push_back(sequence);
+    want_logits.push_back(logits ? 1 : 0);
+  }
+  void clear() {
+    token.clear();
+    pos.clear();
+    seq.clear();
+    want_logits.clear();
+  }
+  int size() const { return static_cast<int>(token.size()); }
+  int n_logits() const;
+};
+
+class Model {
+ public:
+  // The file must outlive the model (weights point into its mapping). max_batch: most rows per internal pass
+  // (longer batches are split); buffers for it are allocated here, none in forward().
+  Model(const gguf::File& file, int max_batch = 256);
+
+  const HParams& hparams() const { return hp_; }
+  const Weights& weights() const { return w_; }
+
+  // Decodes the batch: stores each row's keys/values in its sequence's cache, advances the sequences' lengths and
+  // writes the logits of the rows marked want_logits to `logits` ([n_logits, n_vocab], row order). Throws
+  // std::invalid_argument for a malformed batch (token out of range, positions not continuing the cache,
+  // overflowing the context) without touching the cache.
+  void forward(const Batch& batch, KvCache& cache, kernels::ThreadPool& pool, float* logits);
+
+ private:
+  void validate(const Batch& batch, const KvCache& cache) const;
+  void forward_chunk(const Batch& batch, int begin, int end, KvCache& cache, kernels::ThreadPool& pool,
+                     float*& logits);
+  void attention_layer(int layer, const Batch& batch, int begin, int n, KvCache& cache, kernels::ThreadPool& pool);
+  void ffn_layer(int layer, int n, kernels::ThreadPool& pool);
+  void rope_tables(const Batch& batch, int begin, int n);
+
+  HParams hp_;
+  Weights w_;
+  int max_batch_;
+  std::vector<double> inv_freq_;  // [n_rot / 2]
+  // Activations for up to max_batch_ rows.
+  std::vector<float> x_;       // [n, n_embd] residual stream
+  std::vector<float> xn_;      // [n, n_embd] normed
+  std::vector<float> q_;       // [n, q_dim]
+  std::vector<float> k_;       // [n, kv_dim]
+  std::vector<float> v_;       // [n, kv_dim]
+  std::vector<float> att_;     // [n, q_dim]
+  std::vector<float> gate_;    // [n, n_ff]
+  std::vector<float> up_;      // [n, n_ff]
+  std::vector<float> cos_;     // [n, n_rot / 2]
+  std::vector<float> sin_;     // [n, n_rot / 2]
+  std::vector<float> scores_;  // [threads, n_ctx] attention scratch, sized on first use per cache
+  kernels::Workspace ws_;
+};
+
+}  // namespace rkchat::model

@@ -1,0 +1,44 @@
+// Views of a model's tensors inside the mapped GGUF file, resolved once at load: optional and tied tensors are
+// decided here so that the forward pass never looks anything up.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "model/arch.h"
+
+namespace rkchat::gguf {
+class File;
+}
+
+namespace rkchat::model {
+
+// A small vector (norm weights, biases) as f32: points into the file when it is stored as F32, else into
+// a converted copy held by Weights.
+using Vec = const float*;
+
+struct LayerWeights {
+  Vec attn_norm = nullptr;  // [n_embd]
+  kernels::Matrix wq, wk, wv, wo;  // [q_dim, n_embd], [kv_dim, n_embd] x2, [n_embd, q_dim]
+  Vec bq = nullptr, bk = nullptr, bv = nullptr;  // qwen2 biases: [q_dim], [kv_dim], [kv_dim]
+  Vec q_norm = nullptr, k_norm = nullptr;        // qwen3: [head_dim]
+  Vec ffn_norm = nullptr;                        // [n_embd]
+  kernels::Matrix w_gate, w_up, w_down;          // [n_ff, n_embd] x2, [n_embd, n_ff]
+};
+
+struct Weights {
+  kernels::Matrix tok_embd;  // [n_vocab, n_embd]
+  Vec output_norm = nullptr;  // [n_embd]
+  kernels::Matrix output;     // [n_vocab, n_embd]; the token embedding when tied
+  Vec rope_freqs = nullptr;   // optional [n_rot / 2] frequency divisors (Llama 3.1 long-context RoPE)
+  std::vector<LayerWeights> layers;
+  uint64_t n_params = 0;
+  uint64_t bytes = 0;  // bytes of all weight tensors
+  std::vector<std::unique_ptr<float[]>> owned;  // converted small vectors
+};
+
+// Resolves and checks every tensor's presence, type and shape; throws gguf::Error naming the tensor.
+Weights load_weights(const gguf::File& file, const HParams& hp);
+
+}  // namespace rkchat::model

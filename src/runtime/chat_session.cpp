@@ -1,0 +1,151 @@
+#include "runtime/chat_session.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "tokenizer/tokenizer.h"
+
+namespace rkchat::runtime {
+namespace {
+
+// Marks a message's place in the rendered template: ASCII record separators around its index. The character is
+// removed from message text beforehand, so the marks cannot be forged.
+constexpr char kMark = '\x1e';
+
+std::string without_marks(std::string s) {
+  std::erase(s, kMark);
+  return s;
+}
+
+void append(std::vector<int32_t>& ids, const std::vector<int32_t>& more) { ids.insert(ids.end(), more.begin(), more.end()); }
+
+// Tokens kept free for the answer when deciding whether the conversation still fits.
+int answer_reserve(const backends::GenerateOptions& g, int n_ctx) {
+  return g.max_tokens > 0 ? std::min(g.max_tokens, n_ctx / 2) : std::min(256, n_ctx / 4);
+}
+
+bool ends_inside_think(std::string_view prompt) {
+  while (!prompt.empty() && (prompt.back() == '\n' || prompt.back() == ' ')) prompt.remove_suffix(1);
+  return prompt.ends_with("<think>");
+}
+
+}  // namespace
+
+ChatSession::ChatSession(backends::Backend& backend, SessionOptions options)
+    : backend_(backend), tok_(backend.tokenizer()), options_(std::move(options)) {
+  const auto caps = backend_.capabilities();
+  uses_tokens_ = caps.token_input && tok_ != nullptr;
+  if (!uses_tokens_ && !caps.text_input) {
+    throw backends::Error("the backend takes token input but has no tokenizer: pass a vocab GGUF with --tokenizer");
+  }
+  if (uses_tokens_) {
+    const std::string source = tok_->chat_template();
+    try {
+      if (!source.empty()) template_.emplace(source);
+    } catch (const chat::TemplateError& e) {
+      template_warning_ = std::string("the model's chat template cannot be parsed (") + e.what() + "); using ChatML";
+    }
+    if (source.empty()) template_warning_ = "the model has no chat template; using ChatML";
+    if (!template_) template_.emplace(chat::chatml_template());
+  }
+  conv_ = backend_.start_conversation();
+}
+
+ChatSession::~ChatSession() = default;
+
+void ChatSession::abort() { conv_->abort(); }
+
+void ChatSession::reset() {
+  history_ = nlohmann::json::array();
+  conv_->clear();
+}
+
+nlohmann::json ChatSession::messages_with(const std::string& user_text) const {
+  auto messages = nlohmann::json::array();
+  if (!options_.system.empty()) messages.push_back({{"role", "system"}, {"content", options_.system}});
+  for (const auto& m : history_) messages.push_back(m);
+  messages.push_back({{"role", "user"}, {"content", user_text}});
+  return messages;
+}
+
+std::vector<int32_t> ChatSession::encode(const nlohmann::json& messages, bool* opens_reasoning) const {
+  // Render with each content replaced by its mark, then encode the template's text with special tokens parsed
+  // and each content as plain text.
+  std::vector<std::string> contents;
+  auto masked = messages;
+  for (auto& m : masked) {
+    if (!m.contains("content") || !m["content"].is_string()) continue;
+    contents.push_back(without_marks(m["content"].get<std::string>()));
+    m["content"] = std::string(1, kMark) + std::to_string(contents.size() - 1) + kMark;
+  }
+  nlohmann::json vars = {{"add_generation_prompt", true}, {"enable_thinking", options_.enable_thinking}};
+  if (tok_->bos() >= 0) vars["bos_token"] = tok_->token_text(tok_->bos());
+  if (tok_->eos() >= 0) vars["eos_token"] = tok_->token_text(tok_->eos());
+  const std::string rendered = template_->render(masked, nullptr, vars);
+  if (opens_reasoning) *opens_reasoning = ends_inside_think(rendered);
+
+  std::vector<int32_t> ids;
+  size_t pos = 0;
+  for (size_t a; (a = rendered.find(kMark, pos)) != std::string::npos;) {
+    const size_t b = rendered.find(kMark, a + 1);
+    if (b == std::string::npos) break;  // cannot happen with our marks; keep the rest as template text
+    append(ids, tok_->encode(std::string_view(rendered).substr(pos, a - pos), true));
+    append(ids, tok_->encode(contents.at(std::stoul(rendered.substr(a + 1, b - a - 1))), false));
+    pos = b + 1;
+  }
+  append(ids, tok_->encode(std::string_view(rendered).substr(pos), true));
+  if (tok_->add_bos() && tok_->bos() >= 0 && (ids.empty() || ids.front() != tok_->bos())) {
+    ids.insert(ids.begin(), tok_->bos());
+  }
+  return ids;
+}
+
+void ChatSession::drop_oldest_turn() {
+  // A turn is a user message and whatever follows it up to the next user message.
+  auto end = history_.begin() + 1;
+  while (end != history_.end() && (*end)["role"] != "user") ++end;
+  history_.erase(history_.begin(), end);
+}
+
+std::vector<int32_t> ChatSession::fit_to_context(const std::string& user_text, bool& opens_reasoning, int& dropped) {
+  const int n_ctx = backend_.info().n_ctx;
+  const int limit = n_ctx - answer_reserve(options_.generate, n_ctx);
+  auto ids = encode(messages_with(user_text), &opens_reasoning);
+  while (static_cast<int>(ids.size()) > limit && !history_.empty()) {
+    drop_oldest_turn();
+    ++dropped;
+    ids = encode(messages_with(user_text), &opens_reasoning);
+  }
+  if (n_ctx > 0 && static_cast<int>(ids.size()) >= n_ctx) {
+    throw backends::Error("the message does not fit the context: the prompt is " + std::to_string(ids.size()) +
+                          " tokens, the context holds " + std::to_string(n_ctx) +
+                          " (shorten the message or the system prompt, or raise -c/--ctx-size)");
+  }
+  return ids;
+}
+
+TurnResult ChatSession::send(const std::string& user_text, const DeltaSink& sink) {
+  backends::TurnInput input;
+  input.text = user_text;
+  input.system = options_.system;
+  input.enable_thinking = options_.enable_thinking;
+  bool opens_reasoning = false;
+  int dropped = 0;
+  if (uses_tokens_) input.tokens = fit_to_context(user_text, opens_reasoning, dropped);
+
+  auto r = stream_turn(*conv_, input, options_.generate, options_.stop, chat::OutputParser(opens_reasoning), sink);
+  r.dropped_turns = dropped;
+  history_.push_back({{"role", "user"}, {"content", user_text}});
+  history_.push_back({{"role", "assistant"}, {"content", r.content}});
+
+  totals_.turns++;
+  totals_.prompt_new += r.stats.prompt_tokens - r.stats.cached_tokens;
+  totals_.prompt_cached += r.stats.cached_tokens;
+  totals_.generated += r.stats.gen_tokens;
+  totals_.prefill_ms += r.stats.prefill_ms;
+  totals_.decode_ms += r.stats.decode_ms;
+  totals_.dropped_turns += dropped;
+  return r;
+}
+
+}  // namespace rkchat::runtime

@@ -1,0 +1,136 @@
+// The engine against reference outputs computed by llama.cpp on the same files (../shared/fixtures/README.md):
+// logits of 32 tokens decoded as one batch, and 32 greedy ids decoded one at a time after an 8-token prefix,
+// for every fixture model, every ISA this machine runs, and 1 or 2 threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using rkchat::model::Batch;
+using rkchat::model::KvCache;
+using rkchat::model::Model;
+
+struct Fixture {
+  const char* model;
+  double max_rel_err;  // the bound: 1e-4 for F32 models, 5e-3 for quantized ones
+};
+
+const Fixture kFixtures[] = {
+    {"tiny-qwen3-f32", 1e-4},      {"tiny-llama-f32", 1e-4},        {"tiny-qwen2-f32", 1e-4},
+    {"tiny-qwen3-256-f32", 1e-4},  {"tiny-qwen3-q8_0", 5e-3},       {"tiny-qwen3-q4_0", 5e-3},
+    {"tiny-llama-q4_1", 5e-3},     {"tiny-qwen3-256-q4_k_m", 5e-3}, {"tiny-qwen3-256-q5_k_m", 5e-3},
+    {"tiny-qwen3-256-q6_k", 5e-3},
+};
+
+fs::path fixtures_dir() { return RKCHAT_FIXTURES_DIR; }
+
+std::vector<int32_t> read_ids(const fs::path& p) {
+  std::ifstream in(p);
+  std::vector<int32_t> ids;
+  std::string item;
+  while (std::getline(in, item, ',')) ids.push_back(std::stoi(item));
+  return ids;
+}
+
+std::vector<float> read_f32(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary | std::ios::ate);
+  std::vector<float> v(static_cast<size_t>(in.tellg()) / sizeof(float));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
+  return v;
+}
+
+double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double d = static_cast<double>(got[i]) - want[i];
+    num += d * d;
+    den += static_cast<double>(want[i]) * want[i];
+  }
+  return std::sqrt(num / den);
+}
+
+struct Case {
+  Fixture fixture;
+  std::string isa;
+  int threads;
+};
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  for (const auto& f : kFixtures)
+    for (const auto& isa : rkchat::kernels::available_isas())
+      for (int t : {1, 2}) cases.push_back({f, isa, t});
+  return cases;
+}
+
+class FixtureTest : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    const fs::path file = fixtures_dir() / (std::string(GetParam().fixture.model) + ".gguf");
+    if (!fs::exists(file)) GTEST_SKIP() << "fixture not found: " << file << " (../shared/fixtures is absent)";
+    rkchat::kernels::select_isa(GetParam().isa);
+    gguf_ = rkchat::gguf::File::open(file.string());
+    model_ = std::make_unique<Model>(*gguf_, 16);  // 16 < 32: also exercises the split of long batches
+    pool_ = std::make_unique<rkchat::kernels::ThreadPool>(GetParam().threads);
+    tokens_ = read_ids(fixtures_dir() / "tokens.txt");
+  }
+
+  std::unique_ptr<rkchat::gguf::File> gguf_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<rkchat::kernels::ThreadPool> pool_;
+  std::vector<int32_t> tokens_;
+};
+
+TEST_P(FixtureTest, BatchLogitsMatchReference) {
+  const int n_vocab = model_->hparams().n_vocab;
+  KvCache cache(model_->hparams(), 64, 1, rkchat::kernels::KvType::f32);
+  Batch batch;
+  for (size_t i = 0; i < tokens_.size(); ++i) batch.add(tokens_[i], static_cast<int32_t>(i), 0, true);
+  std::vector<float> logits(tokens_.size() * static_cast<size_t>(n_vocab));
+  model_->forward(batch, cache, *pool_, logits.data());
+  const auto want = read_f32(fixtures_dir() / (std::string(GetParam().fixture.model) + ".logits.f32"));
+  ASSERT_EQ(logits.size(), want.size());
+  const double err = rel_l2(logits, want);
+  EXPECT_LT(err, GetParam().fixture.max_rel_err) << "relative L2 error of the logits";
+  RecordProperty("rel_l2", std::to_string(err));
+}
+
+TEST_P(FixtureTest, GreedyIdsMatchReference) {
+  const int n_vocab = model_->hparams().n_vocab;
+  const auto want = read_ids(fixtures_dir() / (std::string(GetParam().fixture.model) + ".greedy.txt"));
+  KvCache cache(model_->hparams(), 64, 1, rkchat::kernels::KvType::f32);
+  std::vector<float> logits(static_cast<size_t>(n_vocab));
+  Batch batch;
+  for (int i = 0; i < 8; ++i) batch.add(tokens_[static_cast<size_t>(i)], i, 0, i == 7);
+  model_->forward(batch, cache, *pool_, logits.data());
+  std::vector<int32_t> got;
+  for (size_t step = 0; step < want.size(); ++step) {
+    got.push_back(rkchat::sampling::argmax(logits));
+    batch.clear();
+    batch.add(got.back(), 8 + static_cast<int32_t>(step), 0, true);
+    model_->forward(batch, cache, *pool_, logits.data());
+  }
+  EXPECT_EQ(got, want);
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  std::string s = std::string(info.param.fixture.model) + "_" + info.param.isa + "_t" + std::to_string(info.param.threads);
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest, ::testing::ValuesIn(all_cases()), case_name);
+
+}  // namespace
