@@ -11,5 +11,6 @@ using Runner = std::function<int()>;
 
 void add_logits(CLI::App& app, Runner& run);
 void add_synth(CLI::App& app, Runner& run);
+void add_perplexity(CLI::App& app, Runner& run);
 
 }  // namespace rkchat::cli

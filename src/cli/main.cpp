@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   rkchat::cli::Runner run;
   rkchat::cli::add_logits(app, run);
   rkchat::cli::add_synth(app, run);
+  rkchat::cli::add_perplexity(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -61,6 +61,21 @@ std::string hex32(uint32_t v) {
   return s;
 }
 
+// A key or tensor name as it appears in a message: quoted, non-printable bytes escaped, long names cut.
+std::string quoted(std::string_view name) {
+  constexpr size_t kShown = 96;
+  std::string out = "'";
+  for (char c : name.substr(0, kShown)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out += c;
+    } else {
+      out += "\\x" + hex32(u).substr(8);
+    }
+  }
+  return out + (name.size() > kShown ? "...'" : "'");
+}
+
 class Parser {
  public:
   Parser(std::span<const uint8_t> bytes, const std::string& path) : b_(bytes), path_(path) {}
@@ -235,7 +250,7 @@ void locate_tensor_data(Parser& p, std::vector<TensorInfo>& tensors, std::span<c
   const uint64_t avail = bytes.size() - data_start;
   for (TensorInfo& t : tensors) {
     if (t.offset > avail || t.nbytes > avail - t.offset) {
-      p.set_context("tensor '" + t.name + "'");
+      p.set_context("tensor " + quoted(t.name));
       p.fail_at("data [" + std::to_string(t.offset) + ", +" + std::to_string(t.nbytes) +
                     ") lies outside the file: the data section holds " + std::to_string(avail) + " bytes",
                 data_start + std::min(t.offset, avail));
@@ -318,7 +333,7 @@ void File::parse_all() {
     const uint64_t at = p.pos();
     std::string key = p.read_string("key", kMaxKeyLen);
     if (key.empty()) p.fail_at("empty key", at);
-    p.set_context("key '" + key + "'");
+    p.set_context("key " + quoted(key));
     if (has(key)) p.fail_at("duplicate key", at);
     const ValueType type = p.read_value_type("value type");
     Value v = p.read_value(type, 0);
@@ -334,7 +349,7 @@ void File::parse_all() {
     TensorInfo t;
     t.name = p.read_string("tensor name", kMaxKeyLen);
     if (t.name.empty()) p.fail_at("empty tensor name", at);
-    p.set_context("tensor '" + t.name + "'");
+    p.set_context("tensor " + quoted(t.name));
     if (find_tensor(t.name)) p.fail_at("duplicate tensor name", at);
     read_tensor_info(p, t, alignment_);
     tensor_index_.emplace(t.name, tensors_.size());

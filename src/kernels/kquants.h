@@ -1,11 +1,12 @@
 // Internal to src/kernels: the K-quant formats (Q4_K, Q5_K, Q6_K weights; Q8_K activations), reference code, and
-// the pieces the per-ISA K-quant files share (scale unpacking, the rows x tokens tile driver).
+// the pieces the per-ISA K-quant files share (scale unpacking, the rows x tokens tiles).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm_tiles.h"
 #include "kernels/quant_blocks.h"
 
 namespace rkchat::kernels {
@@ -38,55 +39,39 @@ inline void unpack_scales_k4(const uint8_t* packed, uint8_t out[16]) {
   std::memcpy(out, u, 16);
 }
 
-// The rows x tokens register tile shared by the SIMD K-quant kernels. K describes one weight type on one ISA:
+// Adapts a K-quant kernel K to the register tiles of gemm_tiles.h (tiles::gemm<KqTiles<K, RM, RN>> is the
+// TypeKernels::gemm entry). K describes one weight type on one ISA:
 //   K::Block          the weight block type
 //   K::Prep           one weight block unpacked for the dot products (nibbles spread, scales widened)
 //   K::Acc            a running sum for one (row, token) pair; value-initialized to zero
 //   K::prepare(const Block&, Prep&), K::dot(const Prep&, const BlockQ8_K&, Acc&), float K::finish(const Acc&)
-// Each weight block is unpacked once per tile and used for NT tokens, so a prefill reads and unpacks the weights
-// once per NT tokens; decode (NT = 1) streams NR rows at a time.
-template <class K, int NR, int NT>
-void kq_tile(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
-             int64_t nb) {
-  using Block = typename K::Block;
-  typename K::Acc acc[NR][NT] = {};
-  for (int64_t b = 0; b < nb; ++b) {
-    typename K::Prep prep[NR];
-    for (int i = 0; i < NR; ++i) {
-      K::prepare(reinterpret_cast<const Block*>(w + static_cast<size_t>(i) * w_row_bytes)[b], prep[i]);
-    }
-    for (int j = 0; j < NT; ++j) {
-      const BlockQ8_K& q = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(j) * a_row_bytes)[b];
-      for (int i = 0; i < NR; ++i) K::dot(prep[i], q, acc[i][j]);
-    }
-  }
-  for (int i = 0; i < NR; ++i) {
-    for (int j = 0; j < NT; ++j) y[j * ldy + i] = K::finish(acc[i][j]);
-  }
-}
+// A tile unpacks each weight block of its M rows once and uses it for its N tokens, so a prefill unpacks the
+// weights once per N tokens and decode (N = 1) streams M rows at a time.
+template <class K, int kRows, int kTokens>
+struct KqTiles {
+  static constexpr int RM = kRows, RN = kTokens;
 
-// Runs tiles of NR rows x kMaxTok tokens over rows [r0, r1) and all tokens; leftover rows and tokens get smaller
-// tiles. Rows are the outer loop: a tile's weights stay in L1 while all tokens' activations stream from L2.
-// The signature is TypeKernels::gemm.
-template <class K, int NR, int kMaxTok>
-void kq_gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
-             int64_t r0, int64_t r1, int n_tok, int64_t cols) {
-  static_assert(kMaxTok >= 1 && kMaxTok <= 4, "token tiles of 1..4 are instantiated below");
-  using Tile = void (*)(const uint8_t*, size_t, const uint8_t*, size_t, float*, int64_t, int64_t);
-  constexpr Tile kFull[4] = {kq_tile<K, NR, 1>, kq_tile<K, NR, 2>, kq_tile<K, NR, 3>, kq_tile<K, NR, 4>};
-  constexpr Tile kSingle[4] = {kq_tile<K, 1, 1>, kq_tile<K, 1, 2>, kq_tile<K, 1, 3>, kq_tile<K, 1, 4>};
-  const int64_t nb = cols / QK_K;
-  for (int64_t r = r0; r < r1;) {
-    const bool full = r + NR <= r1;
-    const uint8_t* wr = w + static_cast<size_t>(r) * w_row_bytes;
-    for (int t = 0; t < n_tok; t += kMaxTok) {
-      const int nt = n_tok - t < kMaxTok ? n_tok - t : kMaxTok;
-      const Tile tile = full ? kFull[nt - 1] : kSingle[nt - 1];
-      tile(wr, w_row_bytes, a + static_cast<size_t>(t) * a_row_bytes, a_row_bytes, y + t * ldy + r, ldy, nb);
+  template <int M, int N>
+  static void tile(const tiles::GemmArgs& g, int64_t row, int tok) {
+    using Block = typename K::Block;
+    const uint8_t* w = g.w + static_cast<size_t>(row) * g.w_row_bytes;
+    const uint8_t* a = g.a + static_cast<size_t>(tok) * g.a_row_bytes;
+    typename K::Acc acc[M][N] = {};
+    for (int64_t b = 0; b < g.cols / QK_K; ++b) {
+      typename K::Prep prep[M];
+      for (int i = 0; i < M; ++i) {
+        K::prepare(reinterpret_cast<const Block*>(w + static_cast<size_t>(i) * g.w_row_bytes)[b], prep[i]);
+      }
+      for (int j = 0; j < N; ++j) {
+        const BlockQ8_K& q = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(j) * g.a_row_bytes)[b];
+        for (int i = 0; i < M; ++i) K::dot(prep[i], q, acc[i][j]);
+      }
     }
-    r += full ? NR : 1;
+    for (int j = 0; j < N; ++j) {
+      for (int i = 0; i < M; ++i) g.y[(tok + j) * g.ldy + row + i] = K::finish(acc[i][j]);
+    }
   }
-}
+};
 
 }  // namespace
 }  // namespace rkchat::kernels

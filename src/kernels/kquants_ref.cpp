@@ -9,42 +9,13 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
 #include "kernels/kquants.h"
 
 namespace rkchat::kernels {
 
 namespace {
-
-// Until src/kernels/fp16.h lands: IEEE half <-> float, round to nearest even.
-inline float half_to_float(fp16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  const uint32_t exp = (h >> 10) & 0x1f;
-  const uint32_t mant = h & 0x3ff;
-  if (exp == 0) {  // zero or subnormal: mant * 2^-24
-    const float v = static_cast<float>(mant) * 0x1p-24f;
-    return sign ? -v : v;
-  }
-  const uint32_t bits = exp == 31 ? (sign | 0x7f800000u | (mant << 13)) : (sign | ((exp + 112) << 23) | (mant << 13));
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-inline fp16_t float_to_half(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000);
-  x &= 0x7fffffff;
-  if (x >= 0x7f800000) return static_cast<fp16_t>(sign | 0x7c00 | (x > 0x7f800000 ? 0x200 : 0));  // inf, nan
-  if (x >= 0x477ff000) return static_cast<fp16_t>(sign | 0x7c00);  // rounds past the largest half
-  if (x < 0x38800000) {                                             // below 2^-14: subnormal half
-    const float v = std::fabs(f) * 0x1p24f;
-    return static_cast<fp16_t>(sign | static_cast<uint16_t>(std::nearbyint(v)));
-  }
-  x += 0xfff + ((x >> 13) & 1);  // round the 13 dropped bits to nearest even
-  return static_cast<fp16_t>(sign | ((x - (112u << 23)) >> 13));
-}
 
 // Round to nearest (ties to even), as ggml's nearest_int; defined for NaN and infinities (no UB).
 inline int nearest_int(float v) {
@@ -114,7 +85,7 @@ template <class Block>
 void dequantize_q45(const Block& b, const uint8_t* qh, float* y) {
   int q[QK_K];
   unpack_q45(b.qs, qh, q);
-  const float d = half_to_float(b.d), dmin = half_to_float(b.dmin);
+  const float d = fp16_to_fp32(b.d), dmin = fp16_to_fp32(b.dmin);
   for (int j = 0; j < 8; ++j) {
     int sc, m;
     scale_min_k4(j, b.scales, sc, m);
@@ -137,8 +108,8 @@ float dot_q45(const Block& b, const uint8_t* qh, const BlockQ8_K& a) {
     isum += sc * s;
     msum += m * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
   }
-  return half_to_float(b.d) * a.d * static_cast<float>(isum) -
-         half_to_float(b.dmin) * a.d * static_cast<float>(msum);
+  return fp16_to_fp32(b.d) * a.d * static_cast<float>(isum) -
+         fp16_to_fp32(b.dmin) * a.d * static_cast<float>(msum);
 }
 
 float dot_q6(const BlockQ6_K& b, const BlockQ8_K& a) {
@@ -150,7 +121,7 @@ float dot_q6(const BlockQ6_K& b, const BlockQ8_K& a) {
     for (int l = 0; l < 16; ++l) s += q[16 * j + l] * a.qs[16 * j + l];
     isum += b.scales[j] * s;
   }
-  return half_to_float(b.d) * a.d * static_cast<float>(isum);
+  return fp16_to_fp32(b.d) * a.d * static_cast<float>(isum);
 }
 
 float dot_block(const BlockQ4_K& b, const BlockQ8_K& a) { return dot_q45(b, nullptr, a); }
@@ -186,9 +157,9 @@ void quantize_q45(const float* x, Block& b, uint8_t* qh, int nmax) {
     max_scale = std::max(max_scale, scale[j]);
     max_min = std::max(max_min, minv[j]);
   }
-  b.d = float_to_half(max_scale / 63.0f);
-  b.dmin = float_to_half(max_min / 63.0f);
-  const float d = half_to_float(b.d), dmin = half_to_float(b.dmin);
+  b.d = fp32_to_fp16(max_scale / 63.0f);
+  b.dmin = fp32_to_fp16(max_min / 63.0f);
+  const float d = fp16_to_fp32(b.d), dmin = fp16_to_fp32(b.dmin);
   int ls[8], lm[8], q[QK_K];
   for (int j = 0; j < 8; ++j) {
     ls[j] = d > 0.0f ? std::clamp(nearest_int(scale[j] / d), 0, 63) : 0;
@@ -252,7 +223,7 @@ void dequantize_row_q6_k(const void* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n / QK_K; ++i) {
     int q[QK_K];
     unpack_q6(b[i], q);
-    const float d = half_to_float(b[i].d);
+    const float d = fp16_to_fp32(b[i].d);
     for (int j = 0; j < QK_K; ++j) dst[i * QK_K + j] = d * static_cast<float>(b[i].scales[j / 16]) * static_cast<float>(q[j]);
   }
 }
@@ -280,8 +251,8 @@ void quantize_row_q6_k_ref(const float* x, void* dst, int64_t n) {
       scale[j] = amax / 31.0f;
       max_scale = std::max(max_scale, scale[j]);
     }
-    b.d = float_to_half(max_scale / 127.0f);
-    const float d = half_to_float(b.d);
+    b.d = fp32_to_fp16(max_scale / 127.0f);
+    const float d = fp16_to_fp32(b.d);
     int q[QK_K];
     for (int j = 0; j < 16; ++j) {
       const int ls = d > 0.0f ? std::clamp(nearest_int(scale[j] / d), 0, 127) : 0;

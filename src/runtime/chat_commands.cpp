@@ -51,8 +51,9 @@ const std::map<std::string, Setting>& settings() {
       {"presence-penalty", field(&sampling::Params::presence_penalty)},
       {"frequency-penalty", field(&sampling::Params::frequency_penalty)},
       {"seed", field(&sampling::Params::seed)},
-      {"max-tokens", {[](const backends::GenerateOptions& g) { return std::to_string(g.max_tokens); },
-                      [](backends::GenerateOptions& g, const std::string& v) { g.max_tokens = parse_number<int>(v); }}},
+      {"max-tokens",
+       {[](const backends::GenerateOptions& g) { return std::to_string(g.max_tokens); },
+        [](backends::GenerateOptions& g, const std::string& v) { g.max_tokens = parse_number<int>(v); }}},
   };
   return table;
 }

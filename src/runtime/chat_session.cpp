@@ -17,7 +17,9 @@ std::string without_marks(std::string s) {
   return s;
 }
 
-void append(std::vector<int32_t>& ids, const std::vector<int32_t>& more) { ids.insert(ids.end(), more.begin(), more.end()); }
+void append(std::vector<int32_t>& ids, const std::vector<int32_t>& more) {
+  ids.insert(ids.end(), more.begin(), more.end());
+}
 
 // Tokens kept free for the answer when deciding whether the conversation still fits.
 int answer_reserve(const backends::GenerateOptions& g, int n_ctx) {

@@ -3,8 +3,8 @@
 // reuses the cached prefix and processes only the new tokens. Backends without token input get the new text.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>

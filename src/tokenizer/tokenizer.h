@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,7 +29,8 @@ class Tokenizer {
   static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
 
   // parse_special: text such as "<|im_start|>" becomes its control token (on for rendered chat templates,
-  // off for user text so that a user cannot end the turn). add_bos follows the model when not given.
+  // off for user text so that a user cannot end the turn); user-defined tokens (<think>) always do.
+  // add_bos: prepend BOS when the model asks for one (add_bos()), as llama.cpp's add_special does.
   virtual std::vector<int32_t> encode(std::string_view text, bool parse_special, bool add_bos = false) const = 0;
   // The bytes a token stands for (byte-level decoded; SentencePiece's U+2581 as space; <0xNN> as the byte).
   // Control tokens give their text only when show_special.
@@ -45,7 +47,12 @@ class Tokenizer {
   virtual bool is_eog(int32_t id) const = 0;
   virtual std::string chat_template() const = 0;  // "" when the model has none
   virtual std::string model_kind() const = 0;     // "gpt2" | "llama"
+  // SentencePiece puts a space before the text; decoding drops it again at the start of a stream.
+  virtual bool add_space_prefix() const { return false; }
 };
+
+// Whole-sequence decode (through StreamDecoder, so invalid UTF-8 comes out as U+FFFD).
+std::string decode(const Tokenizer& tok, std::span<const int32_t> ids, bool show_special = false);
 
 // Streaming detokenizer: push ids, get text made of complete UTF-8 characters only.
 class StreamDecoder {

@@ -7,8 +7,8 @@ namespace rkchat::tok::utf8 {
 namespace {
 
 struct Lead {
-  size_t len;             // 0: not a lead byte
-  uint8_t lo, hi;         // allowed range of the second byte (excludes overlongs and surrogates)
+  size_t len;      // 0: not a lead byte
+  uint8_t lo, hi;  // allowed range of the second byte (excludes overlongs and surrogates)
 };
 
 Lead lead_of(uint8_t b) {
@@ -44,6 +44,13 @@ bool is_valid(std::string_view s) {
     i += q.len;
   }
   return true;
+}
+
+char32_t decode(std::string_view seq) {
+  static constexpr uint8_t kLeadMask[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  char32_t cp = static_cast<uint8_t>(seq[0]) & kLeadMask[seq.size()];
+  for (size_t k = 1; k < seq.size(); ++k) cp = (cp << 6) | (static_cast<uint8_t>(seq[k]) & 0x3F);
+  return cp;
 }
 
 void append(std::string& out, char32_t cp) {

@@ -23,6 +23,9 @@ inline constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
 bool is_valid(std::string_view s);
 
+// The code point of one valid sequence (as classify found it).
+char32_t decode(std::string_view seq);
+
 // Appends the code point as UTF-8 (cp <= 0x10FFFF, not a surrogate).
 void append(std::string& out, char32_t cp);
 

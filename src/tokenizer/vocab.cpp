@@ -15,9 +15,20 @@ namespace {
 // End-of-turn texts that chat models use; a vocab that marks one of them control or user-defined ends
 // generation on it even when its metadata names only one EOS (Qwen's <|endoftext|> next to <|im_end|>).
 constexpr std::array<std::string_view, 13> kEndOfTurnTexts = {
-    "<|im_end|>", "<|eot_id|>",  "<|eom_id|>",        "<|endoftext|>",        "<|end_of_text|>",
-    "<|end|>",    "</s>",        "<end_of_turn>",     "<EOT>",                "_<EOT>",
-    "<end_of_utterance>", "<|return|>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<|end|>",
+    "</s>",
+    "<end_of_turn>",
+    "<EOT>",
+    "_<EOT>",
+    "<end_of_utterance>",
+    "<|return|>",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
 };
 
 std::vector<TokenType> read_types(const gguf::File& f, size_t n) {
@@ -25,12 +36,12 @@ std::vector<TokenType> read_types(const gguf::File& f, size_t n) {
   if (!f.has("tokenizer.ggml.token_type")) return types;
   const std::vector<int64_t> raw = f.get_int_array("tokenizer.ggml.token_type");
   if (raw.size() != n) {
-    throw Error(f.path() + ": tokenizer.ggml.token_type has " + std::to_string(raw.size()) + " entries for " +
-                std::to_string(n) + " tokens");
+    throw Error("tokenizer.ggml.token_type has " + std::to_string(raw.size()) + " entries for " + std::to_string(n) +
+                " tokens");
   }
   for (size_t i = 0; i < n; ++i) {
     if (raw[i] < 0 || raw[i] > static_cast<int64_t>(TokenType::Byte)) {
-      throw Error(f.path() + ": token " + std::to_string(i) + " has unknown token type " + std::to_string(raw[i]));
+      throw Error("token " + std::to_string(i) + " has unknown token type " + std::to_string(raw[i]));
     }
     types[i] = static_cast<TokenType>(raw[i]);
   }
@@ -41,8 +52,8 @@ std::vector<float> read_scores(const gguf::File& f, size_t n) {
   if (!f.has("tokenizer.ggml.scores")) return std::vector<float>(n, 0.0f);
   const std::vector<double> raw = f.get_float_array("tokenizer.ggml.scores");
   if (raw.size() != n) {
-    throw Error(f.path() + ": tokenizer.ggml.scores has " + std::to_string(raw.size()) + " entries for " +
-                std::to_string(n) + " tokens");
+    throw Error("tokenizer.ggml.scores has " + std::to_string(raw.size()) + " entries for " + std::to_string(n) +
+                " tokens");
   }
   return std::vector<float>(raw.begin(), raw.end());
 }
@@ -51,8 +62,8 @@ int32_t read_id(const gguf::File& f, const char* key, int32_t n) {
   const std::optional<int64_t> id = f.get_int_opt(key);
   if (!id) return -1;
   if (*id < 0 || *id >= n) {
-    throw Error(f.path() + ": " + key + " = " + std::to_string(*id) + " is outside the vocabulary of " +
-                std::to_string(n) + " tokens");
+    throw Error(std::string(key) + " = " + std::to_string(*id) + " is outside the vocabulary of " + std::to_string(n) +
+                " tokens");
   }
   return static_cast<int32_t>(*id);
 }
@@ -85,9 +96,9 @@ void Vocab::check(int32_t id) const {
 Vocab load_vocab(const gguf::File& f, bool default_add_bos) {
   Vocab v;
   v.text = f.get_string_array("tokenizer.ggml.tokens");
-  if (v.text.empty()) throw Error(f.path() + ": tokenizer.ggml.tokens is empty");
+  if (v.text.empty()) throw Error("tokenizer.ggml.tokens is empty");
   if (v.text.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
-    throw Error(f.path() + ": too many tokens");
+    throw Error("too many tokens");
   }
   const size_t n = v.text.size();
   v.type = read_types(f, n);

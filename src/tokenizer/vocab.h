@@ -16,7 +16,15 @@ class File;
 namespace rkchat::tok {
 
 // tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
-enum class TokenType : int32_t { Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 };
+enum class TokenType : int32_t {
+  Undefined = 0,
+  Normal = 1,
+  Unknown = 2,
+  Control = 3,
+  UserDefined = 4,
+  Unused = 5,
+  Byte = 6
+};
 
 struct StringHash {
   using is_transparent = void;
@@ -45,7 +53,7 @@ struct Vocab {
 };
 
 // Reads tokens, types, scores and special ids. default_add_bos applies when the file has no add_bos_token key.
-// Throws tok::Error (with the file's name) when the metadata is missing or inconsistent.
+// Throws tok::Error when the metadata is missing or inconsistent.
 Vocab load_vocab(const gguf::File& file, bool default_add_bos);
 
 // A piece of the input: raw text, or one special token (id >= 0).

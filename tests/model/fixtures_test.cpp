@@ -53,9 +53,9 @@ std::vector<float> read_f32(const fs::path& p) {
 double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
   double num = 0, den = 0;
   for (size_t i = 0; i < want.size(); ++i) {
-    const double d = static_cast<double>(got[i]) - want[i];
+    const double w = want[i], d = static_cast<double>(got[i]) - w;
     num += d * d;
-    den += static_cast<double>(want[i]) * want[i];
+    den += w * w;
   }
   return std::sqrt(num / den);
 }
@@ -103,7 +103,7 @@ TEST_P(FixtureTest, BatchLogitsMatchReference) {
   ASSERT_EQ(logits.size(), want.size());
   const double err = rel_l2(logits, want);
   EXPECT_LT(err, GetParam().fixture.max_rel_err) << "relative L2 error of the logits";
-  RecordProperty("rel_l2", std::to_string(err));
+  RecordProperty("rel_l2", ::testing::PrintToString(err));
 }
 
 TEST_P(FixtureTest, GreedyIdsMatchReference) {

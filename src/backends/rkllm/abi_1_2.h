@@ -7,8 +7,6 @@ namespace rkchat::backends::rkllm::abi_1_2 {
 
 using namespace abi;  // NOLINT: the common types are part of this family's vocabulary
 
-inline constexpr int kFamily = 12;
-
 struct Param {
   const char* model_path;
   int32_t max_context_len;
@@ -77,5 +75,14 @@ static_assert(sizeof(InferParam) == 32);
 
 // rkllm_init's third argument in this family: the result callback itself.
 using InitCallbackArg = ResultCallback;
+
+// The family as one type, for code templated on it.
+struct Family {
+  static constexpr int kFamily = 12;
+  using Param = abi_1_2::Param;
+  using Input = abi_1_2::Input;
+  using InferParam = abi_1_2::InferParam;
+  using InitCallbackArg = abi_1_2::InitCallbackArg;
+};
 
 }  // namespace rkchat::backends::rkllm::abi_1_2

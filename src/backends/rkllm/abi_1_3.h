@@ -9,8 +9,6 @@ namespace rkchat::backends::rkllm::abi_1_3 {
 
 using namespace abi;  // NOLINT: the common types are part of this family's vocabulary
 
-inline constexpr int kFamily = 13;
-
 struct Param {
   const char* model_path;
   int32_t max_context_len;
@@ -105,5 +103,14 @@ static_assert(sizeof(Callbacks) == 48);
 
 // rkllm_init's third argument in this family: a pointer to the callback struct.
 using InitCallbackArg = Callbacks*;
+
+// The family as one type, for code templated on it.
+struct Family {
+  static constexpr int kFamily = 13;
+  using Param = abi_1_3::Param;
+  using Input = abi_1_3::Input;
+  using InferParam = abi_1_3::InferParam;
+  using InitCallbackArg = abi_1_3::InitCallbackArg;
+};
 
 }  // namespace rkchat::backends::rkllm::abi_1_3

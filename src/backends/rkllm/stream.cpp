@@ -46,8 +46,13 @@ EndGuard::EndGuard(std::vector<int32_t> end_ids, std::vector<std::string> end_ma
   std::erase_if(markers_, [](const std::string& m) { return m.empty(); });
 }
 
+std::pair<std::vector<int32_t>, std::vector<std::string>> EndGuard::default_ends() {
+  return {{151645, 151643}, {"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"}};
+}
+
 EndGuard EndGuard::defaults() {
-  return EndGuard({151645, 151643}, {"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"});
+  auto [ids, markers] = default_ends();
+  return EndGuard(std::move(ids), std::move(markers));
 }
 
 EndGuard::Step EndGuard::push(std::string_view text, int32_t token) {

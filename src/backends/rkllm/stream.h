@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace rkchat::backends::rkllm {
@@ -28,6 +29,7 @@ class EndGuard {
   // The usual ones when the model's tokenizer is not at hand: Qwen <|im_end|> 151645 and <|endoftext|> 151643,
   // Llama 3 <|eot_id|>, and </s>.
   static EndGuard defaults();
+  static std::pair<std::vector<int32_t>, std::vector<std::string>> default_ends();
 
   struct Step {
     std::string text;    // to pass on

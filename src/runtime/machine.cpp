@@ -1,0 +1,140 @@
+#include "runtime/machine.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+
+namespace rkchat::runtime {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Also drops NULs: device-tree strings end with one.
+std::string trim(std::string s) {
+  std::erase(s, '\0');
+  s.erase(0, s.find_first_not_of(" \t\n\r"));
+  s.erase(s.find_last_not_of(" \t\n\r") + 1);
+  return s;
+}
+
+// "key : value" lines of a /proc file, first occurrence of each key.
+std::map<std::string, std::string> proc_fields(const std::string& path) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    out.try_emplace(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+  }
+  return out;
+}
+
+// "1234 kB" -> bytes.
+uint64_t kib_field(const std::map<std::string, std::string>& f, const std::string& key) {
+  const auto it = f.find(key);
+  if (it == f.end()) return 0;
+  try {
+    return std::stoull(it->second) * 1024;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// Arm /proc/cpuinfo names no model: count cores by their part number.
+std::string arm_cores() {
+  static const std::map<std::string, std::string> parts = {{"0xd03", "Cortex-A53"}, {"0xd05", "Cortex-A55"},
+                                                           {"0xd08", "Cortex-A72"}, {"0xd0b", "Cortex-A76"},
+                                                           {"0xd0d", "Cortex-A77"}, {"0xd41", "Cortex-A78"}};
+  std::map<std::string, int> count;
+  std::istringstream in(read_file("/proc/cpuinfo"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("CPU part", 0) != 0) continue;
+    const std::string part = trim(line.substr(line.find(':') + 1));
+    const auto it = parts.find(part);
+    ++count[it == parts.end() ? part : it->second];
+  }
+  std::string out;
+  for (const auto& [name, n] : count) out += (out.empty() ? "" : " + ") + name + " x" + std::to_string(n);
+  return out;
+}
+
+}  // namespace
+
+MachineInfo machine_info() {
+  MachineInfo m;
+  const auto cpu = proc_fields("/proc/cpuinfo");
+  if (auto it = cpu.find("model name"); it != cpu.end()) m.cpu_model = it->second;
+  if (m.cpu_model.empty()) m.cpu_model = arm_cores();
+  m.board = trim(read_file("/sys/firmware/devicetree/base/model"));
+  m.features = kernels::cpu_features().summary();
+  m.cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  m.memory_bytes = kib_field(proc_fields("/proc/meminfo"), "MemTotal");
+  utsname u{};
+  if (uname(&u) == 0) {
+    m.os = std::string(u.sysname) + " " + u.release;
+    m.arch = u.machine;
+  }
+  return m;
+}
+
+uint64_t peak_rss_bytes() { return kib_field(proc_fields("/proc/self/status"), "VmHWM"); }
+
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+double measure_bandwidth_gb_s(int threads) {
+  threads = std::max(1, threads);
+  constexpr size_t kBytes = size_t{256} << 20;  // far beyond any last-level cache here
+  const size_t n = kBytes / sizeof(uint64_t);
+  auto buf = std::make_unique<uint64_t[]>(n);
+  for (size_t i = 0; i < n; ++i) buf[i] = i;  // touch every page before timing
+  std::vector<uint64_t> sums(static_cast<size_t>(threads));
+  double best = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        const size_t begin = n * static_cast<size_t>(t) / static_cast<size_t>(threads);
+        const size_t end = n * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
+        uint64_t a = 0, b = 0, c = 0, d = 0;  // independent sums so the loads are not serialised
+        size_t i = begin;
+        for (; i + 4 <= end; i += 4) {
+          a += buf[i];
+          b += buf[i + 1];
+          c += buf[i + 2];
+          d += buf[i + 3];
+        }
+        for (; i < end; ++i) a += buf[i];
+        sums[static_cast<size_t>(t)] = a + b + c + d;
+      });
+    }
+    for (auto& th : pool) th.join();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(kBytes) / s / 1e9);
+  }
+  volatile uint64_t sink = 0;  // keeps the sums (and so the reads) alive
+  for (uint64_t s : sums) sink = sink + s;
+  return best;
+}
+
+}  // namespace rkchat::runtime

@@ -1,0 +1,31 @@
+// What benchmark reports say about the machine, and the process's own figures: peak resident memory and a
+// memory bandwidth probe (decode speed is bound by how fast the weights stream from memory).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace rkchat::runtime {
+
+struct MachineInfo {
+  std::string cpu_model;  // "AMD EPYC 7B13", "Rockchip RK3588 (Cortex-A76 x4 + A55 x4)", ...
+  std::string board;      // device-tree model on Arm boards, else ""
+  std::string features;   // ISA features the kernels care about
+  int cores = 0;          // logical CPUs online
+  uint64_t memory_bytes = 0;
+  std::string os;    // kernel name and release
+  std::string arch;  // x86_64, aarch64
+};
+
+MachineInfo machine_info();
+
+// Peak resident set size of this process (VmHWM), 0 when unknown.
+uint64_t peak_rss_bytes();
+// Restarts the peak from the current size (Linux clear_refs); false when the kernel does not allow it.
+bool reset_peak_rss();
+
+// Read bandwidth in GB/s (1e9 bytes/s) of `threads` threads streaming a buffer much larger than the caches;
+// the best of a few passes.
+double measure_bandwidth_gb_s(int threads);
+
+}  // namespace rkchat::runtime

@@ -1,0 +1,60 @@
+#include "runtime/model_list.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "backends/backend.h"
+#include "gguf/gguf.h"
+
+namespace rkchat::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Architecture and the weight type holding most of the bytes, e.g. "qwen3 Q8_0"; "" for a file with no tensors.
+std::string gguf_type(const std::string& path) {
+  try {
+    const auto file = gguf::File::open(path);
+    if (file->tensors().empty()) return "";
+    std::map<std::string, uint64_t> bytes_by_type;
+    for (const auto& t : file->tensors()) bytes_by_type[gguf::type_name(t.type)] += t.nbytes;
+    auto main_type = std::max_element(bytes_by_type.begin(), bytes_by_type.end(), [](const auto& a, const auto& b) {
+                       return a.second < b.second;
+                     })->first;
+    std::transform(main_type.begin(), main_type.end(), main_type.begin(), ::toupper);
+    return file->get_string_opt("general.architecture").value_or("?") + " " + main_type;
+  } catch (const std::exception& e) {
+    return std::string("unreadable: ") + e.what();
+  }
+}
+
+}  // namespace
+
+std::vector<ModelEntry> list_models(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw backends::Error("no such folder: " + dir);
+  std::vector<ModelEntry> out;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto ext = entry.path().extension().string();
+    if (!entry.is_regular_file() || (ext != ".gguf" && ext != ".rkllm")) continue;
+    ModelEntry m{entry.path().string(), entry.path().filename().string(), entry.file_size(), "rkllm"};
+    if (ext == ".gguf") {
+      m.type = gguf_type(m.path);
+      if (m.type.empty()) continue;
+    }
+    out.push_back(std::move(m));
+  }
+  if (ec) throw backends::Error("cannot read the folder " + dir + ": " + ec.message());
+  std::sort(out.begin(), out.end(), [](const ModelEntry& a, const ModelEntry& b) { return a.name < b.name; });
+  return out;
+}
+
+std::string default_models_dir() {
+  if (const char* env = std::getenv("RKCHAT_MODELS_DIR"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.cache/rkchat/models";
+}
+
+}  // namespace rkchat::runtime

@@ -1,0 +1,24 @@
+// The model files in a folder, for `chat --models DIR` and `bench --models DIR`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rkchat::runtime {
+
+struct ModelEntry {
+  std::string path;
+  std::string name;  // file name
+  uint64_t size_bytes = 0;
+  std::string type;  // "qwen3 Q8_0", "rkllm", or why the file cannot be used
+};
+
+// *.gguf and *.rkllm files, sorted by name; GGUFs without tensors (vocab-only files) are left out.
+// Throws backends::Error when dir is not a readable folder.
+std::vector<ModelEntry> list_models(const std::string& dir);
+
+// $RKCHAT_MODELS_DIR, else ~/.cache/rkchat/models.
+std::string default_models_dir();
+
+}  // namespace rkchat::runtime
