@@ -18,8 +18,8 @@ struct Expr {
   enum class Kind {
     Literal,  // literal
     Name,     // name
-    List,     // args: elements
-    Dict,     // args: key0, value0, key1, value1, ...
+    Array,    // list literal, or a tuple when name is "tuple"; args: elements
+    Map,      // dict literal; args: key0, value0, key1, value1, ...
     Attr,     // args[0].name
     Item,     // args[0][args[1]]
     Slice,    // args[0][args[1]:args[2]:args[3]], missing parts are null

@@ -263,7 +263,8 @@ class Parser {
     size_t pos = peek().pos;
     ExprPtr first = with_cond ? parse_expression() : parse_or();
     if (!is_op(",")) return first;
-    auto list = std::make_unique<Expr>(K::List, pos);
+    auto list = std::make_unique<Expr>(K::Array, pos);
+    list->name = "tuple";
     list->args.push_back(std::move(first));
     while (accept_op(",")) {
       if (peek().kind == Tok::BlockEnd || peek().kind == Tok::VarEnd || is_name("if")) break;
@@ -408,14 +409,18 @@ class Parser {
 
   ExprPtr parse_parenthesized() {
     size_t pos = next().pos;
-    if (accept_op(")")) return std::make_unique<Expr>(K::List, pos);
+    if (accept_op(")")) {
+      auto empty = std::make_unique<Expr>(K::Array, pos);
+      empty->name = "tuple";
+      return empty;
+    }
     ExprPtr e = parse_tuple();
     expect_op(")");
     return e;
   }
 
   ExprPtr parse_list() {
-    auto e = std::make_unique<Expr>(K::List, next().pos);
+    auto e = std::make_unique<Expr>(K::Array, next().pos);
     while (!is_op("]")) {
       e->args.push_back(parse_expression());
       if (!accept_op(",")) break;
@@ -425,7 +430,7 @@ class Parser {
   }
 
   ExprPtr parse_dict() {
-    auto e = std::make_unique<Expr>(K::Dict, next().pos);
+    auto e = std::make_unique<Expr>(K::Map, next().pos);
     while (!is_op("}")) {
       e->args.push_back(parse_expression());
       expect_op(":");

@@ -23,9 +23,15 @@ Value::Value(bool b) : kind_(Kind::Bool), b_(b), i_(b ? 1 : 0) {}
 Value::Value(int64_t i) : kind_(Kind::Int), i_(i) {}
 Value::Value(double d) : kind_(Kind::Float), f_(d) {}
 Value::Value(std::string s) : kind_(Kind::String), s_(std::move(s)) {}
-Value::Value(List l) : kind_(Kind::List), list_(std::make_shared<List>(std::move(l))) {}
-Value::Value(std::shared_ptr<List> l) : kind_(Kind::List), list_(std::move(l)) {}
-Value::Value(std::shared_ptr<Dict> d) : kind_(Kind::Dict), dict_(std::move(d)) {}
+Value::Value(List l) : kind_(Kind::Array), list_(std::make_shared<List>(std::move(l))) {}
+Value::Value(std::shared_ptr<List> l) : kind_(Kind::Array), list_(std::move(l)) {}
+Value::Value(std::shared_ptr<Dict> d) : kind_(Kind::Map), dict_(std::move(d)) {}
+
+Value Value::tuple(List l) {
+  Value v(std::move(l));
+  v.tuple_ = true;
+  return v;
+}
 
 Value Value::function(std::string name, Function fn) {
   Value v;
@@ -63,9 +69,9 @@ bool Value::truthy() const {
       return f_ != 0;
     case Kind::String:
       return !s_.empty();
-    case Kind::List:
+    case Kind::Array:
       return !list_->empty();
-    case Kind::Dict:
+    case Kind::Map:
       return dict_->is_namespace || !dict_->items.empty();
     case Kind::Callable:
       return true;
@@ -87,9 +93,9 @@ std::string Value::type_name() const {
       return "float";
     case Kind::String:
       return "str";
-    case Kind::List:
+    case Kind::Array:
       return "list";
-    case Kind::Dict:
+    case Kind::Map:
       return dict_->is_namespace ? "Namespace" : "dict";
     case Kind::Callable:
       return "function";
@@ -167,9 +173,16 @@ std::string py_string_repr(const std::string& s) {
 
 }  // namespace
 
-std::string Value::repr() const { return kind_ == Kind::String ? py_string_repr(s_) : to_str(); }
+std::string Value::repr() const { return print(true, 0); }
 
-std::string Value::to_str() const {
+std::string Value::to_str() const { return print(false, 0); }
+
+std::string Value::print(bool quoted, int depth) const {
+  if (depth > kMaxPrintDepth) throw EvalError("value nested too deeply to print");
+  auto grow = [](std::string& out, const std::string& more) {
+    out += more;
+    if (out.size() > (64u << 20)) throw EvalError("printed value too large");
+  };
   switch (kind_) {
     case Kind::Undefined:
       return "";
@@ -182,16 +195,19 @@ std::string Value::to_str() const {
     case Kind::Float:
       return format_float(f_);
     case Kind::String:
-      return s_;
-    case Kind::List: {
-      std::string out = "[";
-      for (size_t i = 0; i < list_->size(); ++i) out += (i ? ", " : "") + (*list_)[i].repr();
-      return out + "]";
+      return quoted ? py_string_repr(s_) : s_;
+    case Kind::Array: {
+      std::string out = tuple_ ? "(" : "[";
+      for (size_t i = 0; i < list_->size(); ++i) grow(out, (i ? ", " : "") + (*list_)[i].print(true, depth + 1));
+      if (tuple_ && list_->size() == 1) out += ",";
+      return out + (tuple_ ? ")" : "]");
     }
-    case Kind::Dict: {
+    case Kind::Map: {
       std::string out = "{";
-      for (size_t i = 0; i < dict_->items.size(); ++i)
-        out += (i ? ", " : "") + py_string_repr(dict_->items[i].first) + ": " + dict_->items[i].second.repr();
+      for (size_t i = 0; i < dict_->items.size(); ++i) {
+        grow(out, (i ? ", " : "") + py_string_repr(dict_->items[i].first) + ": " +
+                      dict_->items[i].second.print(true, depth + 1));
+      }
       out += "}";
       return dict_->is_namespace ? "<Namespace " + out + ">" : out;
     }
@@ -205,9 +221,9 @@ List Value::iterate() const {
   switch (kind_) {
     case Kind::Undefined:
       return {};
-    case Kind::List:
+    case Kind::Array:
       return *list_;
-    case Kind::Dict: {
+    case Kind::Map: {
       List keys;
       for (const auto& [k, v] : dict_->items) keys.emplace_back(k);
       return keys;
@@ -229,9 +245,9 @@ size_t Value::length() const {
       return 0;
     case Kind::String:
       return codepoint_offsets(s_).size() - 1;
-    case Kind::List:
+    case Kind::Array:
       return list_->size();
-    case Kind::Dict:
+    case Kind::Map:
       return dict_->items.size();
     default:
       throw EvalError("object of type '" + type_name() + "' has no len()");
@@ -250,9 +266,10 @@ bool equals(const Value& a, const Value& b) {
       return true;
     case Value::Kind::String:
       return a.str() == b.str();
-    case Value::Kind::List:
+    case Value::Kind::Array:
+      if (a.list_ptr() == b.list_ptr()) return true;
       return std::equal(a.list().begin(), a.list().end(), b.list().begin(), b.list().end(), equals);
-    case Value::Kind::Dict: {
+    case Value::Kind::Map: {
       if (a.dict().items.size() != b.dict().items.size()) return false;
       for (const auto& [k, v] : a.dict().items) {
         const Value* other = b.dict().find(k);
@@ -261,7 +278,7 @@ bool equals(const Value& a, const Value& b) {
       return true;
     }
     case Value::Kind::Callable:
-      return &a == &b;
+      return a.identity() == b.identity();
     default:
       return false;
   }
@@ -422,7 +439,7 @@ void to_json_impl(std::string& out, const Value& v, const JsonStyle& st, int dep
     case Value::Kind::String:
       json_string(out, v.str(), st.ensure_ascii);
       return;
-    case Value::Kind::List: {
+    case Value::Kind::Array: {
       if (v.list().empty()) {
         out += "[]";
         return;
@@ -437,7 +454,7 @@ void to_json_impl(std::string& out, const Value& v, const JsonStyle& st, int dep
       out += ']';
       return;
     }
-    case Value::Kind::Dict: {
+    case Value::Kind::Map: {
       if (v.dict().items.empty()) {
         out += "{}";
         return;

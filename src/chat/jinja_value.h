@@ -30,7 +30,7 @@ using Function = std::function<Value(Args&)>;
 
 class Value {
  public:
-  enum class Kind { Undefined, None, Bool, Int, Float, String, List, Dict, Callable };
+  enum class Kind { Undefined, None, Bool, Int, Float, String, Array, Map, Callable };
 
   Value() = default;  // undefined
   static Value undefined(std::string hint = {});
@@ -44,6 +44,7 @@ class Value {
   Value(List l);                  // NOLINT
   Value(std::shared_ptr<List> l);
   Value(std::shared_ptr<Dict> d);
+  static Value tuple(List l);  // a list that prints as Python prints a tuple: (1, 'a')
   static Value function(std::string name, Function fn);
   static Value new_dict(bool is_namespace = false);
 
@@ -54,9 +55,11 @@ class Value {
   bool is_int() const { return kind_ == Kind::Int || kind_ == Kind::Bool; }  // Python: bool is an int
   bool is_number() const { return is_int() || kind_ == Kind::Float; }
   bool is_string() const { return kind_ == Kind::String; }
-  bool is_list() const { return kind_ == Kind::List; }
-  bool is_dict() const { return kind_ == Kind::Dict; }
+  bool is_list() const { return kind_ == Kind::Array; }
+  bool is_dict() const { return kind_ == Kind::Map; }
   bool is_callable() const { return kind_ == Kind::Callable; }
+  bool is_tuple() const { return tuple_; }
+  const void* identity() const { return fn_.get(); }  // callables: equal when the same function object
 
   bool as_bool() const { return b_; }
   int64_t as_int() const;  // Int or Bool
@@ -74,6 +77,8 @@ class Value {
   std::string to_str() const;
   // repr(x): strings quoted.
   std::string repr() const;
+  // Both throw EvalError beyond kMaxPrintDepth levels of nesting (a namespace can be made to nest deeply).
+  static constexpr int kMaxPrintDepth = 256;
   std::string type_name() const;  // Python's type name for messages: "int", "str", "dict" ...
 
   // Items to iterate over: list elements, dict keys, string characters; undefined iterates as empty.
@@ -81,8 +86,11 @@ class Value {
   size_t length() const;  // len(x); throws for values without a length
 
  private:
+  std::string print(bool quoted, int depth) const;
+
   Kind kind_ = Kind::Undefined;
   bool b_ = false;
+  bool tuple_ = false;
   int64_t i_ = 0;
   double f_ = 0;
   std::string s_;  // string, undefined hint, callable name

@@ -2,8 +2,9 @@
 // transformers does (trim_blocks, lstrip_blocks, loopcontrols, raise_exception, strftime_now, tojson).
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -30,7 +31,15 @@ class ChatTemplate {
 
   // messages: [{"role", "content", ...}], tools: array or null; vars: extra variables such as
   // add_generation_prompt, enable_thinking, bos_token, eos_token (they override defaults).
+  // Defaults as transformers sets them: tools and documents None, add_generation_prompt false.
   std::string render(const nlohmann::json& messages, const nlohmann::json& tools, const nlohmann::json& vars) const;
+  // The same over ordered_json, which keeps the key order of the input: tojson of a tool schema then writes
+  // the keys in the order the client sent them, as transformers does (nlohmann::json sorts keys).
+  std::string render(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
+                     const nlohmann::ordered_json& vars) const;
+
+  // What strftime_now(fmt) returns; by default the local time formatted by strftime. Tests pin the date.
+  void set_strftime_now(std::function<std::string(const std::string& fmt)> fn);
 
  private:
   struct Impl;

@@ -11,6 +11,12 @@ using Runner = std::function<int()>;
 
 void add_logits(CLI::App& app, Runner& run);
 void add_synth(CLI::App& app, Runner& run);
+void add_tokenize(CLI::App& app, Runner& run);
 void add_perplexity(CLI::App& app, Runner& run);
+void add_chat(CLI::App& app, Runner& run);
+void add_run(CLI::App& app, Runner& run);
+void add_bench(CLI::App& app, Runner& run);
+void add_template(CLI::App& app, Runner& run);
+void add_doctor(CLI::App& app, Runner& run);
 
 }  // namespace rkchat::cli

@@ -41,4 +41,10 @@ void add_generate_options(CLI::App* cmd, backends::GenerateOptions& o) {
   cmd->add_flag("--ignore-eos", o.ignore_eos, "Keep generating past the end-of-turn token (measurements)");
 }
 
+void add_prompt_options(CLI::App* cmd, PromptOptions& o) {
+  cmd->add_option("--system", o.system, "System prompt");
+  cmd->add_option("--stop", o.stop, "Stop the answer at this text (repeatable)")->allow_extra_args(false);
+  cmd->add_flag("--no-think", o.no_think, "Qwen3: answer without thinking first");
+}
+
 }  // namespace rkchat::cli

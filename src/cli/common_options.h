@@ -16,4 +16,12 @@ void add_load_options(CLI::App* cmd, backends::LoadOptions& opts, bool model_req
 // -n/--max-tokens, --ignore-eos.
 void add_generate_options(CLI::App* cmd, backends::GenerateOptions& opts);
 
+// What shapes a chat turn beyond sampling: --system, --stop (repeatable), --no-think.
+struct PromptOptions {
+  std::string system;
+  std::vector<std::string> stop;
+  bool no_think = false;
+};
+void add_prompt_options(CLI::App* cmd, PromptOptions& opts);
+
 }  // namespace rkchat::cli

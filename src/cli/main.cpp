@@ -11,7 +11,13 @@ int main(int argc, char** argv) {
   rkchat::cli::Runner run;
   rkchat::cli::add_logits(app, run);
   rkchat::cli::add_synth(app, run);
+  rkchat::cli::add_tokenize(app, run);
   rkchat::cli::add_perplexity(app, run);
+  rkchat::cli::add_chat(app, run);
+  rkchat::cli::add_run(app, run);
+  rkchat::cli::add_bench(app, run);
+  rkchat::cli::add_template(app, run);
+  rkchat::cli::add_doctor(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

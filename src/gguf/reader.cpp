@@ -136,7 +136,7 @@ class Parser {
       case ValueType::I32: v.v = int64_t{read<int32_t>("i32 value")}; break;
       case ValueType::U64: v.v = read<uint64_t>("u64 value"); break;
       case ValueType::I64: v.v = read<int64_t>("i64 value"); break;
-      case ValueType::F32: v.v = double{read<float>("f32 value")}; break;
+      case ValueType::F32: v.v = static_cast<double>(read<float>("f32 value")); break;
       case ValueType::F64: v.v = read<double>("f64 value"); break;
       case ValueType::BOOL: v.v = read_bool(); break;
       case ValueType::STRING: v.v = read_string("string value", kMaxStringLen); break;

@@ -179,14 +179,14 @@ void Writer::set_value(const std::string& key, const Value& v) {
 void Writer::set_string(const std::string& key, const std::string& v) { set_value(key, scalar(ValueType::STRING, v)); }
 void Writer::set_u32(const std::string& key, uint32_t v) { set_value(key, scalar(ValueType::U32, uint64_t{v})); }
 void Writer::set_i32(const std::string& key, int32_t v) { set_value(key, scalar(ValueType::I32, int64_t{v})); }
-void Writer::set_f32(const std::string& key, float v) { set_value(key, scalar(ValueType::F32, double{v})); }
+void Writer::set_f32(const std::string& key, float v) { set_value(key, scalar(ValueType::F32, static_cast<double>(v))); }
 void Writer::set_bool(const std::string& key, bool v) { set_value(key, scalar(ValueType::BOOL, v)); }
 
 void Writer::set_string_array(const std::string& key, const std::vector<std::string>& v) {
   set_value(key, array_value(ValueType::STRING, v, [](const std::string& s) { return scalar(ValueType::STRING, s); }));
 }
 void Writer::set_f32_array(const std::string& key, const std::vector<float>& v) {
-  set_value(key, array_value(ValueType::F32, v, [](float x) { return scalar(ValueType::F32, double{x}); }));
+  set_value(key, array_value(ValueType::F32, v, [](float x) { return scalar(ValueType::F32, static_cast<double>(x)); }));
 }
 void Writer::set_i32_array(const std::string& key, const std::vector<int32_t>& v) {
   set_value(key, array_value(ValueType::I32, v, [](int32_t x) { return scalar(ValueType::I32, int64_t{x}); }));

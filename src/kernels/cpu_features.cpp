@@ -39,7 +39,7 @@ CpuFeatures detect() {
   // Without OSXSAVE the OS does not save vector state, so no AVX feature is usable.
   if (!bit(l1.c, 27)) return f;
   const uint64_t xcr0 = xgetbv0();
-  const bool os_avx = (xcr0 & 0x6) == 0x6;                // XMM and YMM state
+  const bool os_avx = (xcr0 & 0x6) == 0x6;                 // XMM and YMM state
   const bool os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0;  // opmask, ZMM0-15 upper halves, ZMM16-31
   const CpuidRegs l7 = cpuid(7, 0);
   const CpuidRegs l7s1 = cpuid(7, 1);

@@ -52,8 +52,8 @@ const IsaInfo& find_isa(const std::string& name) {
   for (const IsaInfo& isa : kIsas) {
     if (name != isa.name) continue;
     if (!isa.supported(cpu_features()))
-      throw std::runtime_error("ISA '" + name + "' is not supported by this CPU (features: " +
-                               cpu_features().summary() + ")");
+      throw std::runtime_error("ISA '" + name +
+                               "' is not supported by this CPU (features: " + cpu_features().summary() + ")");
     return isa;
   }
   std::string known;
@@ -111,16 +111,35 @@ const KernelTable& use(const IsaInfo& isa) {
 const TypeKernels* KernelTable::for_type(QType type) const {
   const TypeKernels* k = nullptr;
   switch (type) {
-    case QType::F32: k = &f32; break;
-    case QType::F16: k = &f16; break;
-    case QType::BF16: k = &bf16; break;
-    case QType::Q8_0: k = &q8_0; break;
-    case QType::Q4_0: k = &q4_0; break;
-    case QType::Q4_1: k = &q4_1; break;
-    case QType::Q4_K: k = &q4_k; break;
-    case QType::Q5_K: k = &q5_k; break;
-    case QType::Q6_K: k = &q6_k; break;
-    default: return nullptr;
+    case QType::F32:
+      k = &f32;
+      break;
+    case QType::F16:
+      k = &f16;
+      break;
+    case QType::BF16:
+      k = &bf16;
+      break;
+    case QType::Q8_0:
+      k = &q8_0;
+      break;
+    case QType::Q4_0:
+      k = &q4_0;
+      break;
+    case QType::Q4_1:
+      k = &q4_1;
+      break;
+    case QType::Q4_K:
+      k = &q4_k;
+      break;
+    case QType::Q5_K:
+      k = &q5_k;
+      break;
+    case QType::Q6_K:
+      k = &q6_k;
+      break;
+    default:
+      return nullptr;
   }
   return k->gemm != nullptr ? k : nullptr;
 }

@@ -27,7 +27,10 @@ static inline float fp16_to_fp32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exp = (h >> 10) & 0x1fu;
   uint32_t mant = h & 0x3ffu;
-  if (exp == 0x1f) return f32_from_bits(sign | 0x7f800000u | (mant << 13));  // inf, nan
+  if (exp == 0x1f) {
+    const uint32_t quiet = mant != 0 ? 0x400000u : 0u;  // NaNs come out quiet, as from the F16C instruction
+    return f32_from_bits(sign | 0x7f800000u | quiet | (mant << 13));
+  }
   if (exp != 0) return f32_from_bits(sign | ((exp + 112u) << 23) | (mant << 13));
   if (mant == 0) return f32_from_bits(sign);
   // Subnormal half: normalize into a float.

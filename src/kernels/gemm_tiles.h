@@ -15,13 +15,14 @@
 namespace rkchat::kernels::tiles {
 
 struct GemmArgs {
-  const uint8_t* w;    // weight row 0
-  size_t w_row_bytes;  //
-  const uint8_t* a;    // activation row 0 (quantized blocks or f32)
-  size_t a_row_bytes;  //
-  float* y;            // y[t * ldy + r]
-  int64_t ldy;         //
-  int64_t cols;        // a multiple of the weight block size
+  const uint8_t* w;  // weight row 0; row r at w + r * w_row_bytes
+  size_t w_row_bytes;
+  // Activation row 0 (quantized blocks, f32, or an ISA's prepared form); token t at a + t * a_row_bytes.
+  const uint8_t* a;
+  size_t a_row_bytes;
+  float* y;  // y[t * ldy + r]
+  int64_t ldy;
+  int64_t cols;  // a multiple of the weight block size
 };
 
 using TileFn = void (*)(const GemmArgs&, int64_t, int);
@@ -33,9 +34,9 @@ constexpr std::array<TileFn, sizeof...(I)> make_tile_table(std::index_sequence<I
 
 // The TypeKernels::gemm entry for kernel K.
 template <class K>
-void gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
-          int64_t r0, int64_t r1, int n_tok, int64_t cols) {
-  static constexpr std::array<TileFn, K::RM * K::RN> kTiles =
+void gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy, int64_t r0,
+          int64_t r1, int n_tok, int64_t cols) {
+  static constexpr std::array<TileFn, K::RM* K::RN> kTiles =
       make_tile_table<K>(std::make_index_sequence<K::RM * K::RN>{});
   const GemmArgs g{w, w_row_bytes, a, a_row_bytes, y, ldy, cols};
   for (int64_t r = r0; r < r1; r += K::RM) {

@@ -32,8 +32,8 @@ inline void unpack_scales_k4(const uint8_t* packed, uint8_t out[16]) {
   uint32_t u[4];
   std::memcpy(u, packed, K_SCALE_SIZE);
   u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);  // mins 4..7
-  const uint32_t mins_lo = u[1] & kLow6;                         // mins 0..3
-  u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);          // scales 4..7
+  const uint32_t mins_lo = u[1] & kLow6;                        // mins 0..3
+  u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);         // scales 4..7
   u[2] = mins_lo;
   u[0] &= kLow6;  // scales 0..3
   std::memcpy(out, u, 16);

@@ -108,8 +108,7 @@ float dot_q45(const Block& b, const uint8_t* qh, const BlockQ8_K& a) {
     isum += sc * s;
     msum += m * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
   }
-  return fp16_to_fp32(b.d) * a.d * static_cast<float>(isum) -
-         fp16_to_fp32(b.dmin) * a.d * static_cast<float>(msum);
+  return fp16_to_fp32(b.d) * a.d * static_cast<float>(isum) - fp16_to_fp32(b.dmin) * a.d * static_cast<float>(msum);
 }
 
 float dot_q6(const BlockQ6_K& b, const BlockQ8_K& a) {
@@ -224,7 +223,8 @@ void dequantize_row_q6_k(const void* src, float* dst, int64_t n) {
     int q[QK_K];
     unpack_q6(b[i], q);
     const float d = fp16_to_fp32(b[i].d);
-    for (int j = 0; j < QK_K; ++j) dst[i * QK_K + j] = d * static_cast<float>(b[i].scales[j / 16]) * static_cast<float>(q[j]);
+    for (int j = 0; j < QK_K; ++j)
+      dst[i * QK_K + j] = d * static_cast<float>(b[i].scales[j / 16]) * static_cast<float>(q[j]);
   }
 }
 

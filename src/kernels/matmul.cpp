@@ -22,10 +22,14 @@ using QuantizeFn = void (*)(const float*, void*, int64_t);
 
 QuantizeFn quantizer_for(const KernelTable& t, QType act) {
   switch (act) {
-    case QType::Q8_0: return t.quantize_row_q8_0;
-    case QType::Q8_1: return t.quantize_row_q8_1;
-    case QType::Q8_K: return t.quantize_row_q8_k;
-    default: return nullptr;
+    case QType::Q8_0:
+      return t.quantize_row_q8_0;
+    case QType::Q8_1:
+      return t.quantize_row_q8_1;
+    case QType::Q8_K:
+      return t.quantize_row_q8_k;
+    default:
+      return nullptr;
   }
 }
 
@@ -38,8 +42,8 @@ const TypeKernels& kernels_for(QType type) {
 void check_matmul_args(const Matrix& w, int64_t ldx, int64_t ldy, int n_tok) {
   const int64_t blk = qtype_block_elems(w.type);
   if (w.rows < 0 || w.cols <= 0 || w.cols % blk != 0)
-    throw std::invalid_argument("matmul: bad shape " + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
-                                " for " + qtype_name(w.type));
+    throw std::invalid_argument("matmul: bad shape " + std::to_string(w.rows) + "x" + std::to_string(w.cols) + " for " +
+                                qtype_name(w.type));
   if (w.row_bytes < qtype_row_bytes(w.type, w.cols)) throw std::invalid_argument("matmul: row_bytes too small");
   if (n_tok < 0 || ldx < w.cols || ldy < w.rows) throw std::invalid_argument("matmul: bad n_tok, ldx or ldy");
   if (w.data == nullptr && w.rows > 0) throw std::invalid_argument("matmul: null weights");
@@ -121,36 +125,57 @@ void dequantize_row(QType type, const void* src, float* dst, int64_t n) {
     throw std::invalid_argument("dequantize_row: " + std::to_string(n) + " is not a whole number of " +
                                 qtype_name(type) + " blocks");
   switch (type) {
-    case QType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
-    case QType::F16: return dequantize_half<fp16_to_fp32>(src, dst, n);
-    case QType::BF16: return dequantize_half<bf16_to_fp32>(src, dst, n);
-    case QType::Q8_0: return dequantize_q8<BlockQ8_0>(src, dst, n);
-    case QType::Q8_1: return dequantize_q8<BlockQ8_1>(src, dst, n);
+    case QType::F32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case QType::F16:
+      return dequantize_half<fp16_to_fp32>(src, dst, n);
+    case QType::BF16:
+      return dequantize_half<bf16_to_fp32>(src, dst, n);
+    case QType::Q8_0:
+      return dequantize_q8<BlockQ8_0>(src, dst, n);
+    case QType::Q8_1:
+      return dequantize_q8<BlockQ8_1>(src, dst, n);
     case QType::Q4_0:
       return dequantize_q4<BlockQ4_0>(src, dst, n, [](const BlockQ4_0& b) { return -8.0f * fp16_to_fp32(b.d); });
     case QType::Q4_1:
       return dequantize_q4<BlockQ4_1>(src, dst, n, [](const BlockQ4_1& b) { return fp16_to_fp32(b.m); });
-    case QType::Q4_K: return dequantize_row_q4_k(src, dst, n);
-    case QType::Q5_K: return dequantize_row_q5_k(src, dst, n);
-    case QType::Q6_K: return dequantize_row_q6_k(src, dst, n);
-    default: break;
+    case QType::Q4_K:
+      return dequantize_row_q4_k(src, dst, n);
+    case QType::Q5_K:
+      return dequantize_row_q5_k(src, dst, n);
+    case QType::Q6_K:
+      return dequantize_row_q6_k(src, dst, n);
+    default:
+      break;
   }
   throw std::invalid_argument(std::string("dequantize_row: unsupported type ") + qtype_name(type));
 }
 
 const char* qtype_name(QType t) {
   switch (t) {
-    case QType::F32: return "F32";
-    case QType::F16: return "F16";
-    case QType::Q4_0: return "Q4_0";
-    case QType::Q4_1: return "Q4_1";
-    case QType::Q8_0: return "Q8_0";
-    case QType::Q8_1: return "Q8_1";
-    case QType::Q4_K: return "Q4_K";
-    case QType::Q5_K: return "Q5_K";
-    case QType::Q6_K: return "Q6_K";
-    case QType::Q8_K: return "Q8_K";
-    case QType::BF16: return "BF16";
+    case QType::F32:
+      return "F32";
+    case QType::F16:
+      return "F16";
+    case QType::Q4_0:
+      return "Q4_0";
+    case QType::Q4_1:
+      return "Q4_1";
+    case QType::Q8_0:
+      return "Q8_0";
+    case QType::Q8_1:
+      return "Q8_1";
+    case QType::Q4_K:
+      return "Q4_K";
+    case QType::Q5_K:
+      return "Q5_K";
+    case QType::Q6_K:
+      return "Q6_K";
+    case QType::Q8_K:
+      return "Q8_K";
+    case QType::BF16:
+      return "BF16";
   }
   return "unknown";
 }
@@ -159,32 +184,45 @@ int64_t qtype_block_elems(QType t) {
   switch (t) {
     case QType::F32:
     case QType::F16:
-    case QType::BF16: return 1;
+    case QType::BF16:
+      return 1;
     case QType::Q4_0:
     case QType::Q4_1:
     case QType::Q8_0:
-    case QType::Q8_1: return 32;
+    case QType::Q8_1:
+      return 32;
     case QType::Q4_K:
     case QType::Q5_K:
     case QType::Q6_K:
-    case QType::Q8_K: return QK_K;
+    case QType::Q8_K:
+      return QK_K;
   }
   throw std::invalid_argument("unknown quantization type id " + std::to_string(static_cast<uint32_t>(t)));
 }
 
 size_t qtype_block_bytes(QType t) {
   switch (t) {
-    case QType::F32: return 4;
+    case QType::F32:
+      return 4;
     case QType::F16:
-    case QType::BF16: return 2;
-    case QType::Q4_0: return sizeof(BlockQ4_0);
-    case QType::Q4_1: return sizeof(BlockQ4_1);
-    case QType::Q8_0: return sizeof(BlockQ8_0);
-    case QType::Q8_1: return sizeof(BlockQ8_1);
-    case QType::Q4_K: return sizeof(BlockQ4_K);
-    case QType::Q5_K: return sizeof(BlockQ5_K);
-    case QType::Q6_K: return sizeof(BlockQ6_K);
-    case QType::Q8_K: return sizeof(BlockQ8_K);
+    case QType::BF16:
+      return 2;
+    case QType::Q4_0:
+      return sizeof(BlockQ4_0);
+    case QType::Q4_1:
+      return sizeof(BlockQ4_1);
+    case QType::Q8_0:
+      return sizeof(BlockQ8_0);
+    case QType::Q8_1:
+      return sizeof(BlockQ8_1);
+    case QType::Q4_K:
+      return sizeof(BlockQ4_K);
+    case QType::Q5_K:
+      return sizeof(BlockQ5_K);
+    case QType::Q6_K:
+      return sizeof(BlockQ6_K);
+    case QType::Q8_K:
+      return sizeof(BlockQ8_K);
   }
   throw std::invalid_argument("unknown quantization type id " + std::to_string(static_cast<uint32_t>(t)));
 }

@@ -106,8 +106,8 @@ float dot_q4_1(const uint8_t* w, const uint8_t* a, int64_t cols) {
 }
 
 template <float (*Dot)(const uint8_t*, const uint8_t*, int64_t)>
-void gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
-          int64_t r0, int64_t r1, int n_tok, int64_t cols) {
+void gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy, int64_t r0,
+          int64_t r1, int n_tok, int64_t cols) {
   for (int64_t r = r0; r < r1; ++r) {
     for (int t = 0; t < n_tok; ++t) y[t * ldy + r] = Dot(w + r * w_row_bytes, a + t * a_row_bytes, cols);
   }

@@ -28,21 +28,35 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_.store(true);
-    generation_.fetch_add(1);
+    job_.fetch_add(1);
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
-void ThreadPool::range_for(int index, int64_t& b, int64_t& e) const {
-  // Split [0, n) into n_threads_ chunks of whole grains.
+void ThreadPool::range_of(int64_t chunk, int64_t& b, int64_t& e) const {
+  // Chunk i of n_chunks_ gets an equal share of whole grains.
   const int64_t grains = (n_ + grain_ - 1) / grain_;
-  const int64_t per = grains / n_threads_;
-  const int64_t extra = grains % n_threads_;
-  const int64_t g0 = index * per + std::min<int64_t>(index, extra);
-  const int64_t g1 = g0 + per + (index < extra ? 1 : 0);
+  const int64_t per = grains / n_chunks_, extra = grains % n_chunks_;
+  const int64_t g0 = chunk * per + std::min(chunk, extra);
+  const int64_t g1 = g0 + per + (chunk < extra ? 1 : 0);
   b = std::min(n_, g0 * grain_);
   e = std::min(n_, g1 * grain_);
+}
+
+void ThreadPool::work_on(uint32_t job, int tid) {
+  for (;;) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    int64_t chunk;
+    do {
+      chunk = static_cast<int64_t>(c & 0xffffffffu);
+      if ((c >> 32) != job || chunk >= n_chunks_) return;
+    } while (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel));
+    int64_t b, e;
+    range_of(chunk, b, e);
+    if (b < e) tramp_(ctx_, b, e, tid);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 
 void ThreadPool::run(int64_t n, int64_t grain, void* ctx, Trampoline tramp) {
@@ -55,36 +69,40 @@ void ThreadPool::run(int64_t n, int64_t grain, void* ctx, Trampoline tramp) {
   tramp_ = tramp;
   n_ = n;
   grain_ = std::max<int64_t>(1, grain);
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  n_chunks_ = std::min<int64_t>(n_threads_, (n + grain_ - 1) / grain_);
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t job = job_.load(std::memory_order_relaxed) + 1;
+  claim_.store(static_cast<uint64_t>(job) << 32, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    generation_.fetch_add(1, std::memory_order_release);
+    job_.store(job, std::memory_order_release);
   }
   cv_.notify_all();
-  int64_t b, e;
-  range_for(0, b, e);
-  if (b < e) tramp(ctx, b, e, 0);
-  while (pending_.load(std::memory_order_acquire) != 0) RKCHAT_PAUSE();
+  work_on(job, 0);
+  // Ranges claimed by workers may still be running: wait for them, yielding if they are slow.
+  for (int spins = 0; done_.load(std::memory_order_acquire) != n_chunks_; ++spins) {
+    if (spins < kSpinPolls)
+      RKCHAT_PAUSE();
+    else
+      std::this_thread::yield();
+  }
 }
 
 void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
     int spins = 0;
-    while (generation_.load(std::memory_order_acquire) == seen && spins < kSpinPolls) {
+    while (job_.load(std::memory_order_acquire) == seen && spins < kSpinPolls) {
       RKCHAT_PAUSE();
       ++spins;
     }
-    if (generation_.load(std::memory_order_acquire) == seen) {
+    if (job_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      cv_.wait(lock, [&] { return job_.load(std::memory_order_acquire) != seen; });
     }
-    seen = generation_.load(std::memory_order_acquire);
+    seen = job_.load(std::memory_order_acquire);
     if (stop_.load()) return;
-    int64_t b, e;
-    range_for(index, b, e);
-    if (b < e) tramp_(ctx_, b, e, index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    work_on(seen, index);
   }
 }
 

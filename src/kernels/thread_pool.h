@@ -1,6 +1,8 @@
-// A persistent pool of worker threads: no thread is created per operation. Work is split statically into
-// contiguous ranges (one per thread), which suits matmuls whose rows all cost the same. Workers spin briefly
-// after each job (decode issues hundreds of small jobs per token), then sleep.
+// A persistent pool of worker threads: no thread is created per operation. A job [0, n) is cut into one contiguous
+// range per thread (equal work for matmul rows), and every participant -- the caller included -- claims ranges
+// until none is left. So the caller never waits for a worker that the OS has not scheduled yet (an oversubscribed
+// machine, a test run beside a build): it takes that range itself. Workers spin briefly after each job (decode
+// issues hundreds of small jobs per token), then sleep.
 #pragma once
 
 #include <atomic>
@@ -23,7 +25,8 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n), in parallel, and returns when all are
-  // done. Ranges are aligned to `grain` (except the last). fn must not throw.
+  // done. Ranges are aligned to `grain` (except the last). thread_index < size() identifies the participant (for
+  // per-thread scratch). fn must not throw.
   template <class F>
   void parallel_for(int64_t n, int64_t grain, F&& fn) {
     run(n, grain, &fn, [](void* ctx, int64_t b, int64_t e, int tid) { (*static_cast<F*>(ctx))(b, e, tid); });
@@ -37,17 +40,21 @@ class ThreadPool {
   using Trampoline = void (*)(void*, int64_t, int64_t, int);
   void run(int64_t n, int64_t grain, void* ctx, Trampoline tramp);
   void worker(int index);
-  void range_for(int index, int64_t& b, int64_t& e) const;
+  // Claims and runs ranges of job `job` until none is left.
+  void work_on(uint32_t job, int tid);
+  void range_of(int64_t chunk, int64_t& b, int64_t& e) const;
 
   int n_threads_;
   std::vector<std::thread> threads_;
-  // The current job.
+  // The current job; written by the caller before the job id is published in `claim_`.
   void* ctx_ = nullptr;
   Trampoline tramp_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  int64_t n_chunks_ = 0;
+  std::atomic<uint64_t> claim_{0};  // job id << 32 | next chunk to claim
+  std::atomic<int64_t> done_{0};    // chunks finished in the current job
+  std::atomic<uint32_t> job_{0};    // id of the newest job, for the workers to wake on
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -48,7 +48,8 @@ struct Q45 {
     unpack_scales_k4(b.scales, sm);
     for (int j = 0; j < 8; ++j) p.scale[j] = _mm256_set1_epi16(sm[j]);
     const __m128i mins8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8));
-    p.mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mins8, _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
+    p.mins =
+        _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mins8, _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int g = 0; g < 4; ++g) {
       const __m256i bytes = load256(b.qs + 32 * g);

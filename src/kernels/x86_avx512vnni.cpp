@@ -5,16 +5,18 @@
 // shuffles; for Q4 the low and high nibbles of one 16-byte load). vpdpbusd multiplies unsigned bytes by signed
 // bytes, so the weight is the unsigned operand: Q4 nibbles are 0..15 as stored, Q8_0 weights get +128 (xor
 // 0x80). The offset this adds, K * sum(x) per block (K = 8 for Q4_0, 128 for Q8_0, none for Q4_1, whose min is
-// separate), is computed once per activation group and used as the starting value of every product, so a
-// (weight row, token) pair costs two vpdpbusd, one convert and two float ops per 4 blocks. 4 lanes of each group
-// belong to one block; the per-block scale d_w * d_x multiplies all 4 lanes.
+// separate), becomes the start value of every product. 4 lanes of a group belong to one block; the per-block
+// scale d_w * d_x multiplies all 4 lanes.
 //
-// Register tiles of RM weight rows x RN tokens (gemm_tiles.h): weight groups stay in registers while the tokens'
-// activation groups stream past, so prefill reuses each weight load RN times and decode reads every weight byte
-// once for all tokens.
+// The activation groups (shuffled bytes, offset sums, expanded scales) are prepared once per token into a
+// per-thread buffer, so a (weight row, token) pair costs two vpdpbusd, one convert and two float ops per 4
+// blocks. Register tiles of 4 weight rows x 4 tokens (gemm_tiles.h) keep the weight groups in registers while
+// the tokens stream past: prefill reuses each weight load for 4 tokens, decode reads each weight byte once for
+// all tokens of the batch.
 #include <immintrin.h>
 
 #include <cstring>
+#include <new>
 
 #include "kernels/fp16.h"
 #include "kernels/gemm_tiles.h"
@@ -34,10 +36,13 @@ constexpr int kGroup = 4;  // blocks per group
 // Scales of up to 4 blocks (fp16 at p, p + stride, ...) as 16 floats, each repeated over its block's 4 lanes.
 // Lanes of blocks >= n are 0, which cancels whatever the (duplicated) data loads of those blocks produced.
 RK_INLINE __m512 load_scales(const uint8_t* p, size_t stride, int n) {
-  uint16_t h[kGroup] = {};
-  for (int k = 0; k < n; ++k) std::memcpy(&h[k], p + static_cast<size_t>(k) * stride, 2);
-  const __m128 v = _mm_cvtph_ps(_mm_setr_epi16(static_cast<short>(h[0]), static_cast<short>(h[1]),
-                                               static_cast<short>(h[2]), static_cast<short>(h[3]), 0, 0, 0, 0));
+  uint64_t h = 0;
+  for (int k = 0; k < n; ++k) {
+    uint16_t v;
+    std::memcpy(&v, p + static_cast<size_t>(k) * stride, 2);
+    h |= static_cast<uint64_t>(v) << (16 * k);
+  }
+  const __m128 v = _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(h)));
   const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(v));
 }
@@ -83,6 +88,7 @@ struct ActGroup {
 
 // Weight formats: block size, where d and the quants are, how to load a group as unsigned bytes.
 struct WQ8_0 {
+  static constexpr int kRows = 4;  // rows per register tile
   static constexpr size_t kBytes = sizeof(BlockQ8_0);
   static constexpr int kOffset = 128;  // the xor below adds 128 to every weight
   static constexpr bool kHasMin = false;
@@ -98,6 +104,7 @@ struct WQ8_0 {
 };
 
 struct WQ4_0 {
+  static constexpr int kRows = 4;  // rows per register tile
   static constexpr size_t kBytes = sizeof(BlockQ4_0);
   static constexpr int kOffset = 8;  // nibbles are stored as q + 8
   static constexpr bool kHasMin = false;
@@ -110,6 +117,7 @@ struct WQ4_0 {
 };
 
 struct WQ4_1 {
+  static constexpr int kRows = 3;  // rows per register tile
   static constexpr size_t kBytes = sizeof(BlockQ4_1);
   static constexpr int kOffset = 0;
   static constexpr bool kHasMin = true;
@@ -148,13 +156,45 @@ RK_INLINE __m512 madd(const WeightGroup& w, const ActGroup& x, __m512 acc) {
   return acc;
 }
 
+// Activation groups in the form the products read them (lo, hi, base, d, and s for Q8_1), prepared once per
+// token for all weight rows: the shuffles, offset sums and scale expansion then cost nothing per weight row.
+template <class W>
+struct Prepared {
+  static constexpr size_t kGroupBytes = (W::kHasMin ? 5 : 4) * sizeof(__m512i);
+  static constexpr size_t kActBytes = W::kHasMin ? sizeof(BlockQ8_1) : sizeof(BlockQ8_0);
+
+  static void row(const uint8_t* a, int64_t nb, uint8_t* dst) {
+    for (int64_t b = 0; b < nb; b += kGroup, dst += kGroupBytes) {
+      const int n = nb - b < kGroup ? static_cast<int>(nb - b) : kGroup;
+      const ActGroup x = load_act<W>(a + b * kActBytes, n);
+      auto* v = reinterpret_cast<__m512i*>(dst);
+      _mm512_store_si512(v, x.lo);
+      _mm512_store_si512(v + 1, x.hi);
+      _mm512_store_si512(v + 2, x.base);
+      _mm512_store_ps(v + 3, x.d);
+      if constexpr (W::kHasMin) _mm512_store_ps(v + 4, x.s);
+    }
+  }
+
+  RK_INLINE static ActGroup load(const uint8_t* p) {
+    const auto* v = reinterpret_cast<const __m512i*>(p);
+    ActGroup x;
+    x.lo = _mm512_load_si512(v);
+    x.hi = _mm512_load_si512(v + 1);
+    x.base = _mm512_load_si512(v + 2);
+    x.d = _mm512_load_ps(v + 3);
+    x.s = W::kHasMin ? _mm512_load_ps(v + 4) : _mm512_setzero_ps();
+    return x;
+  }
+};
+
 template <class W, int M, int N>
 RK_INLINE void quant_step(const GemmArgs& g, int64_t r, int t, int64_t blk, int n, __m512 (&acc)[M][N]) {
   WeightGroup w[M];
   for (int i = 0; i < M; ++i) w[i] = W::load(g.w + (r + i) * g.w_row_bytes + blk * W::kBytes, n);
-  constexpr size_t kActBytes = W::kHasMin ? sizeof(BlockQ8_1) : sizeof(BlockQ8_0);
+  const uint8_t* a = g.a + (blk / kGroup) * Prepared<W>::kGroupBytes;
   for (int j = 0; j < N; ++j) {
-    const ActGroup x = load_act<W>(g.a + (t + j) * g.a_row_bytes + blk * kActBytes, n);
+    const ActGroup x = Prepared<W>::load(a + (t + j) * g.a_row_bytes);
     for (int i = 0; i < M; ++i) acc[i][j] = madd<W>(w[i], x, acc[i][j]);
   }
 }
@@ -166,12 +206,12 @@ RK_INLINE void store_tile(const GemmArgs& g, int64_t r, int t, __m512 (&acc)[M][
   }
 }
 
-// The quantized kernels: 4 rows x 3 tokens keeps 12 accumulators, 12 weight registers and one activation group
-// in the 32 zmm registers (Q4_1 carries mins too, so 3 rows).
-template <class W, int kRows>
+// The quantized tile over prepared activations: 4 rows x 4 tokens keeps 16 accumulators and 12 weight registers
+// in the 32 zmm registers; activation groups are memory operands.
+template <class W>
 struct QuantKernel {
-  static constexpr int RM = kRows;
-  static constexpr int RN = 3;
+  static constexpr int RM = W::kRows;
+  static constexpr int RN = 4;
   template <int M, int N>
   static void tile(const GemmArgs& g, int64_t r, int t) {
     __m512 acc[M][N];
@@ -185,6 +225,43 @@ struct QuantKernel {
     store_tile(g, r, t, acc);
   }
 };
+
+// Per-thread scratch for prepared activations: grows when too small, never shrinks.
+class Scratch {
+ public:
+  ~Scratch() { ::operator delete[](p_, std::align_val_t{64}); }
+  uint8_t* get(size_t n) {
+    if (n > n_) {
+      ::operator delete[](p_, std::align_val_t{64});
+      p_ = static_cast<uint8_t*>(::operator new[](n, std::align_val_t{64}));
+      n_ = n;
+    }
+    return p_;
+  }
+
+ private:
+  uint8_t* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+// Prepared activations per chunk of tokens: about 64 KiB (L1/L2-resident while every weight row streams past),
+// but never fewer than 8 tokens, so a decode batch reads the weights once.
+template <class W>
+void quant_gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
+                int64_t r0, int64_t r1, int n_tok, int64_t cols) {
+  thread_local Scratch scratch;
+  const int64_t nb = cols / QK8_0;
+  const size_t per_token = static_cast<size_t>((nb + kGroup - 1) / kGroup) * Prepared<W>::kGroupBytes;
+  size_t chunk = (size_t{64} << 10) / per_token;
+  chunk = chunk < 8 ? 8 : chunk;
+  chunk = chunk > static_cast<size_t>(n_tok) ? static_cast<size_t>(n_tok) : chunk;
+  uint8_t* buf = scratch.get(chunk * per_token);
+  for (int t0 = 0; t0 < n_tok; t0 += static_cast<int>(chunk)) {
+    const int n = n_tok - t0 < static_cast<int>(chunk) ? n_tok - t0 : static_cast<int>(chunk);
+    for (int t = 0; t < n; ++t) Prepared<W>::row(a + (t0 + t) * a_row_bytes, nb, buf + t * per_token);
+    tiles::gemm<QuantKernel<W>>(w, w_row_bytes, buf, per_token, y + t0 * ldy, ldy, r0, r1, n, cols);
+  }
+}
 
 // Float weights: 16 columns per step, the tail with masked loads.
 struct WF32 {
@@ -280,9 +357,9 @@ void fill_avx512vnni(KernelTable& t) {
   t.f32.gemm = tiles::gemm<FloatKernel<WF32>>;
   t.f16.gemm = tiles::gemm<FloatKernel<WF16>>;
   t.bf16.gemm = tiles::gemm<FloatKernel<WBF16>>;
-  t.q8_0.gemm = tiles::gemm<QuantKernel<WQ8_0, 4>>;
-  t.q4_0.gemm = tiles::gemm<QuantKernel<WQ4_0, 4>>;
-  t.q4_1.gemm = tiles::gemm<QuantKernel<WQ4_1, 3>>;
+  t.q8_0.gemm = quant_gemm<WQ8_0>;
+  t.q4_0.gemm = quant_gemm<WQ4_0>;
+  t.q4_1.gemm = quant_gemm<WQ4_1>;
 }
 
 }  // namespace rkchat::kernels

@@ -42,7 +42,8 @@ struct Q45 {
     unpack_scales_k4(b.scales, sm);
     for (int i = 0; i < 4; ++i) p.scale[i] = int16_halves(sm[2 * i], sm[2 * i + 1]);
     const __m128i mins8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8));
-    p.mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mins8, _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
+    p.mins =
+        _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mins8, _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
     // qs[64m..64m+63]: low nibbles are sub-blocks 4m | 4m+2, high nibbles 4m+1 | 4m+3; regroup by 128-bit lanes.
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int m = 0; m < 2; ++m) {
@@ -109,8 +110,8 @@ struct Q6 {
     p.sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
     const __m512i sc = _mm512_castsi256_si512(p.sc16);
     for (int i = 0; i < 4; ++i) {  // int16 lane l of scale[i] = scale 4i + l/8
-      const __m512i idx = _mm512_add_epi16(_mm512_set1_epi16(static_cast<int16_t>(4 * i)),
-                                           _mm512_srli_epi16(lane_index16(), 3));
+      const __m512i idx =
+          _mm512_add_epi16(_mm512_set1_epi16(static_cast<int16_t>(4 * i)), _mm512_srli_epi16(lane_index16(), 3));
       p.scale[i] = _mm512_permutexvar_epi16(idx, sc);
     }
     p.d = _cvtsh_ss(b.d);
@@ -130,9 +131,8 @@ struct Q6 {
 
   // int16 lanes 0, 1, ..., 31.
   static __m512i lane_index16() {
-    alignas(64) static constexpr int16_t kLanes[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
-                                                       11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
-                                                       22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+    alignas(64) static constexpr int16_t kLanes[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                                       16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
     return _mm512_load_si512(kLanes);
   }
 };

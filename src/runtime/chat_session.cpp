@@ -96,10 +96,10 @@ std::vector<int32_t> ChatSession::encode(const nlohmann::json& messages, bool* o
     pos = b + 1;
   }
   append(ids, tok_->encode(std::string_view(rendered).substr(pos), true));
-  if (tok_->add_bos() && tok_->bos() >= 0 && (ids.empty() || ids.front() != tok_->bos())) {
-    ids.insert(ids.begin(), tok_->bos());
-  }
-  return ids;
+  if (!tok_->add_bos() || tok_->bos() < 0 || (!ids.empty() && ids.front() == tok_->bos())) return ids;
+  std::vector<int32_t> with_bos = {tok_->bos()};  // the template did not write the BOS the model expects
+  append(with_bos, ids);
+  return with_bos;
 }
 
 void ChatSession::drop_oldest_turn() {

@@ -23,7 +23,13 @@ class SpmTokenizer final : public VocabTokenizer {
   void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const override;
 
  private:
+  struct Workspace;
+  void encode_chunk(std::string_view s, Workspace& ws, std::vector<int32_t>& out) const;
+
   bool add_space_prefix_;
+  // No token holds a U+2581 right after another character, so no merge crosses the start of a word and each
+  // word can be merged alone (small heaps: 3x faster on long texts). True for Llama 2; checked at load.
+  bool split_words_ = true;
   std::array<int32_t, 256> byte_token_{};  // <0xNN> for each byte, or unk/-1 when the vocab lacks it
 };
 

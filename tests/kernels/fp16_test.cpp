@@ -1,11 +1,12 @@
 // Half and bfloat16 conversions: exhaustive over all halves, against the CPU's own conversion where it has one.
+#include "kernels/fp16.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 #include "kernels/cpu_features.h"
-#include "kernels/fp16.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -30,9 +31,9 @@ TEST(Fp16, KnownValues) {
   EXPECT_EQ(fp32_to_fp16(65519.0f), 0x7bff);
   EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00);  // halfway to the next power: rounds to even, i.e. inf
   EXPECT_EQ(fp32_to_fp16(INFINITY), 0x7c00);
-  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
-  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -25)), 0x0000);  // tie between 0 and it: even
-  EXPECT_EQ(fp32_to_fp16(std::ldexp(3.0f, -25)), 0x0002);  // tie between 1 and 2 subnormal units: even
+  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -24)), 0x0001);         // smallest subnormal
+  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -25)), 0x0000);         // tie between 0 and it: even
+  EXPECT_EQ(fp32_to_fp16(std::ldexp(3.0f, -25)), 0x0002);         // tie between 1 and 2 subnormal units: even
   EXPECT_EQ(fp32_to_fp16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie: even mantissa
   EXPECT_EQ(fp32_to_fp16(1.0f + std::ldexp(3.0f, -11)), 0x3c02);
   EXPECT_TRUE(std::isnan(fp16_to_fp32(fp32_to_fp16(NAN))));
@@ -67,8 +68,10 @@ TEST(Fp16, MatchesTheCpuConversion) {
     ASSERT_EQ(fp32_to_fp16(f), hw_fp32_to_fp16(f)) << "float bits 0x" << std::hex << f32_bits(f);
   }
   // Every float in the half range's neighbourhood of 1.0 and of the subnormal boundary, bit by bit.
-  for (uint32_t u = 0x38000000u; u < 0x38100000u; ++u) ASSERT_EQ(fp32_to_fp16(f32_from_bits(u)), hw_fp32_to_fp16(f32_from_bits(u)));
-  for (uint32_t u = 0x3f7f0000u; u < 0x3f810000u; ++u) ASSERT_EQ(fp32_to_fp16(f32_from_bits(u)), hw_fp32_to_fp16(f32_from_bits(u)));
+  for (uint32_t u = 0x38000000u; u < 0x38100000u; ++u)
+    ASSERT_EQ(fp32_to_fp16(f32_from_bits(u)), hw_fp32_to_fp16(f32_from_bits(u)));
+  for (uint32_t u = 0x3f7f0000u; u < 0x3f810000u; ++u)
+    ASSERT_EQ(fp32_to_fp16(f32_from_bits(u)), hw_fp32_to_fp16(f32_from_bits(u)));
 #else
   GTEST_SKIP() << "no hardware conversion to compare with on this architecture";
 #endif
@@ -84,7 +87,9 @@ TEST(Bf16, Conversions) {
   EXPECT_EQ(bf16_to_fp32(0x3f80), 1.0f);
   for (uint32_t h = 0; h < 0x10000; ++h) {
     const float f = bf16_to_fp32(static_cast<uint16_t>(h));
-    if (!std::isnan(f)) ASSERT_EQ(fp32_to_bf16(f), h);
+    if (!std::isnan(f)) {
+      ASSERT_EQ(fp32_to_bf16(f), h);
+    }
   }
 }
 

@@ -67,7 +67,8 @@ inline std::vector<uint8_t> random_weights(std::mt19937& rng, QType type, int64_
         put_half(i + 2, -8.0f * scale(rng));
       }
       break;
-    default: ADD_FAILURE() << "no random weights for " << qtype_name(type);
+    default:
+      ADD_FAILURE() << "no random weights for " << qtype_name(type);
   }
   return w;
 }

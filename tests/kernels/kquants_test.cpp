@@ -1,6 +1,8 @@
 // K-quant kernels (Q4_K, Q5_K, Q6_K x Q8_K): every ISA this CPU runs against the scalar reference on random
 // blocks (random scale and quant bytes, not only quantized floats), the reference against a float dot of the
 // dequantized operands, the reference quantizers' round trip and the Q8_K quantizer's edge cases.
+#include "kernels/kquants.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,7 +17,6 @@
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
 #include "kernels/kernels.h"
-#include "kernels/kquants.h"
 
 namespace rkchat::kernels {
 namespace {
@@ -24,7 +25,7 @@ struct TypeCase {
   const char* name;
   QType type;
   size_t block_bytes;
-  TypeKernels KernelTable::* kernels;
+  TypeKernels KernelTable::*kernels;
   void (*dequantize)(const void*, float*, int64_t);
   void (*quantize)(const float*, void*, int64_t);
 };
@@ -96,7 +97,7 @@ void split_row(const TypeCase& tc, const uint8_t* row, int64_t cols, std::vector
   std::vector<uint8_t> only_scaled = r, only_mins = r;
   for (size_t off = 0; off < r.size(); off += tc.block_bytes) {
     std::memcpy(only_scaled.data() + off + sizeof(fp16_t), &zero, sizeof zero);  // dmin = 0
-    std::memcpy(only_mins.data() + off, &zero, sizeof zero);                      // d = 0
+    std::memcpy(only_mins.data() + off, &zero, sizeof zero);                     // d = 0
   }
   tc.dequantize(only_scaled.data(), scaled.data(), cols);
   tc.dequantize(only_mins.data(), mins.data(), cols);
@@ -107,8 +108,10 @@ void split_row(const TypeCase& tc, const uint8_t* row, int64_t cols, std::vector
 double tolerance(const std::vector<float>& scaled, const std::vector<float>& mins, const std::vector<float>& x,
                  int64_t nb) {
   double s = 0.0;
-  for (size_t i = 0; i < x.size(); ++i) s += (std::fabs(scaled[i]) + std::fabs(mins[i])) * std::fabs(x[i]);
-  return 4.0 * static_cast<double>(nb + 4) * FLT_EPSILON * s + 1e-30;
+  for (size_t i = 0; i < x.size(); ++i) {
+    s += static_cast<double>(std::fabs(scaled[i]) + std::fabs(mins[i])) * static_cast<double>(std::fabs(x[i]));
+  }
+  return 4.0 * static_cast<double>(nb + 4) * static_cast<double>(FLT_EPSILON) * s + 1e-30;
 }
 
 // Runs gemm over rows [r0, r1) into y[t * ldy + r]; rows outside stay NaN so stray writes show.
@@ -218,7 +221,7 @@ TEST(KQuants, ReferenceMatchesDequantizedDot) {
       for (int t = 0; t < n_tok; ++t) {
         const auto x = dequantize_q8_k(a.data() + t * nb, cols);
         double dot = 0.0;
-        for (int64_t i = 0; i < cols; ++i) dot += static_cast<double>(wf[i]) * x[i];
+        for (int64_t i = 0; i < cols; ++i) dot += static_cast<double>(wf[i]) * static_cast<double>(x[i]);
         EXPECT_NEAR(y[static_cast<size_t>(t * (rows + 3) + r)], dot, tolerance(scaled, mins, x, nb))
             << tc.name << " r=" << r << " t=" << t;
       }
@@ -227,13 +230,13 @@ TEST(KQuants, ReferenceMatchesDequantizedDot) {
 }
 
 // The reference quantizers round-trip within the format's error: relative RMS error over Gaussian rows (plus an
-// outlier per block), bounds a little above what these simple quantizers reach (Q4_K ~0.075, Q5_K ~0.037,
-// Q6_K ~0.017 measured).
+// outlier per block), bounds a little above what these simple quantizers reach (measured on 64 blocks: Q4_K 0.083,
+// Q5_K 0.040, Q6_K 0.021).
 TEST(KQuants, ReferenceQuantizersRoundTrip) {
   const struct {
     const TypeCase& tc;
     double max_rel_rms;
-  } cases[] = {{kTypes[0], 0.10}, {kTypes[1], 0.05}, {kTypes[2], 0.025}};
+  } cases[] = {{kTypes[0], 0.10}, {kTypes[1], 0.05}, {kTypes[2], 0.03}};
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t n = 16 * QK_K;
@@ -247,8 +250,9 @@ TEST(KQuants, ReferenceQuantizersRoundTrip) {
       c.tc.dequantize(q.data(), back.data(), n);
       double err = 0.0, ref = 0.0;
       for (size_t i = 0; i < x.size(); ++i) {
-        err += (back[i] - x[i]) * static_cast<double>(back[i] - x[i]);
-        ref += x[i] * static_cast<double>(x[i]);
+        const auto e = static_cast<double>(back[i] - x[i]), v = static_cast<double>(x[i]);
+        err += e * e;
+        ref += v * v;
       }
       EXPECT_LT(std::sqrt(err / ref), c.max_rel_rms) << c.tc.name << " scale " << scale;
     }
@@ -290,7 +294,9 @@ TEST(KQuants, Q8KOneHugeValue) {
   EXPECT_EQ(b.qs[17], -127);
   EXPECT_FLOAT_EQ(b.d * static_cast<float>(b.qs[17]), 1e30f);
   for (int j = 0; j < QK_K; ++j) {
-    if (j != 17) ASSERT_EQ(b.qs[j], 0) << j;
+    if (j != 17) {
+      ASSERT_EQ(b.qs[j], 0) << j;
+    }
   }
   expect_consistent_bsums(b);
 }

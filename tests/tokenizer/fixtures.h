@@ -45,6 +45,6 @@ inline const Tokenizer* fixture_tokenizer(const std::string& rel) {
 }  // namespace rkchat::tok::test
 
 // Declares `var` for the fixture's tokenizer, or skips the test when the fixture is missing.
-#define RK_FIXTURE_TOKENIZER(var, rel)                                                                         \
-  const ::rkchat::tok::Tokenizer* var = ::rkchat::tok::test::fixture_tokenizer(rel);                          \
+#define RK_FIXTURE_TOKENIZER(var, rel)                                               \
+  const ::rkchat::tok::Tokenizer* var = ::rkchat::tok::test::fixture_tokenizer(rel); \
   if (!var) GTEST_SKIP() << "fixture " << ::rkchat::tok::test::fixture_path(rel) << " is absent"

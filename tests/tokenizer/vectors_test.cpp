@@ -40,6 +40,8 @@ struct VectorSet {
   const char* out;
 };
 
+void PrintTo(const VectorSet& v, std::ostream* os) { *os << v.vocab; }
+
 class Vectors : public testing::TestWithParam<VectorSet> {};
 
 TEST_P(Vectors, MatchLlamaCpp) {

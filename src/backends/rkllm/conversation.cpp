@@ -109,6 +109,8 @@ class RkllmConversation final : public Conversation {
 
 // The state of one answer while its events are processed.
 struct RkllmConversation::Turn {
+  Turn(RkllmBackend& backend, const GenerateOptions& o, const PieceSink& s, TurnStats& st)
+      : b(backend), options(o), sink(s), stats(st), guard(backend.make_guard()) {}
   RkllmBackend& b;
   const GenerateOptions& options;
   const PieceSink& sink;
@@ -232,7 +234,7 @@ TurnStats RkllmConversation::generate(const TurnInput& input, const GenerateOpti
   TurnStats stats;
   abort_requested_ = false;
   const RunRequest req = prepare(input, options, stats);
-  Turn turn{b_, options, sink, stats, Clock::now(), b_.make_guard()};
+  Turn turn(b_, options, sink, stats);
   if (!b_.session().per_run_sampling() && options.sampling.temperature != sampling::Params{}.temperature) {
     // 1.2.x takes sampling only at load; say so instead of ignoring it silently.
     static std::once_flag once;
@@ -289,8 +291,8 @@ TurnStats RkllmConversation::generate(const TurnInput& input, const GenerateOpti
 
   stats.total_ms = ms_since(turn.start);
   stats.gen_tokens = turn.finished && turn.perf.generate_tokens > 0 ? turn.perf.generate_tokens : turn.generated;
-  stats.prefill_ms = turn.perf.prefill_time_ms;
-  stats.decode_ms = turn.finished ? turn.perf.generate_time_ms : stats.total_ms - stats.ttft_ms;
+  stats.prefill_ms = double{turn.perf.prefill_time_ms};
+  stats.decode_ms = turn.finished ? double{turn.perf.generate_time_ms} : stats.total_ms - stats.ttft_ms;
   stats.memory_bytes = static_cast<uint64_t>(static_cast<double>(turn.perf.memory_usage_mb) * 1024.0 * 1024.0);
   if (token_mode_) {
     held_.assign(input.tokens.begin(), input.tokens.end());

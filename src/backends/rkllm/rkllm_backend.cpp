@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <tuple>
 
 #include "backends/rkllm/init_log.h"
@@ -30,8 +29,7 @@ int family_of(const Version& v) { return v.major == 1 && v.minor == 3 ? 13 : v.m
 
 // RK3588 and RK3576 run the runtime best on their big cores, 4-7.
 uint32_t default_cpu_mask() {
-  std::ifstream in("/proc/device-tree/compatible", std::ios::binary);
-  std::string compat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string compat = read_file("/proc/device-tree/compatible");
   const bool big_little = compat.find("rockchip,rk3588") != std::string::npos ||
                           compat.find("rockchip,rk3576") != std::string::npos;
   return big_little ? 0xF0u : 0u;

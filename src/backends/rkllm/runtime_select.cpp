@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
+#include <cstdio>
 #include <regex>
 
 #include "backends/backend.h"
@@ -97,10 +97,18 @@ std::optional<Version> read_toolkit_version(const std::string& model_path) {
   return parse_version(bytes.substr(pos + kToolkitTag.size()));
 }
 
+std::string read_file(const std::string& path) {
+  std::string out;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return out;
+  char buf[65536];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
 std::optional<Version> version_in_library_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_file(path);
   for (auto pos = bytes.find(kRuntimeTag); pos != std::string::npos; pos = bytes.find(kRuntimeTag, pos + 1)) {
     // The tag may also appear as a format string ("...: %s"); keep looking for one followed by digits.
     if (auto v = parse_version(bytes.substr(pos + kRuntimeTag.size(), 32))) return v;

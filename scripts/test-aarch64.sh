@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Cross-builds the tests for aarch64 (preset "aarch64") and runs them under qemu-user as two CPUs: a Cortex-A76
+# (dot product: the neon-dot kernels) and a Cortex-A53 (no dot product: the plain NEON path). Fails if a build or
+# a test fails, or if the two CPUs do not pick neon-dot and neon. Needs scripts/install-aarch64-deps.sh.
+# RKCHAT_JOBS sets the build parallelism (default 2).
+set -uo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="$root/build/aarch64"
+sysroot=/usr/aarch64-linux-gnu
+cpus=(cortex-a76 cortex-a53)
+declare -A expected_isa=([cortex-a76]=neon-dot [cortex-a53]=neon)
+
+die() {
+  echo "test-aarch64: $*" >&2
+  exit 1
+}
+
+command -v aarch64-linux-gnu-g++ >/dev/null || die "no aarch64-linux-gnu-g++: run scripts/install-aarch64-deps.sh"
+command -v qemu-aarch64-static >/dev/null || die "no qemu-aarch64-static: run scripts/install-aarch64-deps.sh"
+
+mkdir -p "$build"
+(cd "$root" && cmake --preset aarch64 >"$build/configure.log" 2>&1) ||
+  { cat "$build/configure.log"; die "configure failed (log above)"; }
+
+# Only the test binaries that exist in this tree (test_kernels always).
+targets=(test_kernels)
+for t in test_model test_backends; do
+  if ninja -C "$build" -t targets all 2>/dev/null | grep -q "^$t:"; then targets+=("$t"); fi
+done
+echo "test-aarch64: building ${targets[*]}"
+nice ninja -C "$build" -j"${RKCHAT_JOBS:-2}" "${targets[@]}" || die "build failed"
+
+passed=0
+failed=0
+summary=()
+logdir="$build/qemu-logs"
+mkdir -p "$logdir"
+for cpu in "${cpus[@]}"; do
+  for t in "${targets[@]}"; do
+    log="$logdir/$t.$cpu.log"
+    if qemu-aarch64-static -cpu "$cpu" -L "$sysroot" "$build/tests/$t" --gtest_brief=1 >"$log" 2>&1; then
+      status=PASS
+    else
+      status=FAIL
+      cat "$log"
+    fi
+    detail="$(grep -Eo '\[  PASSED  \] [0-9]+ tests?' "$log" | grep -Eo '[0-9]+' || true) tests passed"
+    if [ "$t" = test_kernels ]; then
+      isa="$(sed -n 's/^kquants: active ISA \([^;]*\);.*/\1/p' "$log")"
+      detail="$detail, ISA ${isa:-unknown}"
+      if [ "$isa" != "${expected_isa[$cpu]}" ]; then
+        status=FAIL
+        detail="$detail (expected ${expected_isa[$cpu]})"
+      fi
+    fi
+    if [ "$status" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    summary+=("$(printf '%-4s %-11s %-14s %s' "$status" "$cpu" "$t" "$detail")")
+  done
+done
+
+echo "test-aarch64: summary (logs in $logdir)"
+printf '  %s\n' "${summary[@]}"
+echo "aarch64: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

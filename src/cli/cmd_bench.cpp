@@ -1,0 +1,81 @@
+// `rkchat bench`: speed and memory of one or more models; a table on stdout, progress on stderr, and optionally a
+// Markdown report and JSON for scripts.
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/console.h"
+#include "runtime/bench.h"
+#include "runtime/bench_report.h"
+#include "runtime/model_list.h"
+
+namespace rkchat::cli {
+namespace {
+
+struct BenchCliOptions {
+  runtime::BenchOptions bench;
+  std::vector<std::string> models;
+  std::string models_dir;
+  std::vector<int> thread_counts;
+  std::string markdown;
+  std::string json;
+  std::string prompts_file;
+};
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw backends::Error("cannot write " + path);
+  std::cerr << "wrote " << path << "\n";
+}
+
+int bench(BenchCliOptions& o) {
+  auto& b = o.bench;
+  b.models = o.models;
+  if (!o.models_dir.empty()) {
+    for (const auto& m : runtime::list_models(o.models_dir)) b.models.push_back(m.path);
+  }
+  if (b.models.empty()) throw backends::Error("give the models to measure: -m MODEL (repeatable) or --models DIR");
+  // Explicit thread counts, so that the report says what ran.
+  const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  b.threads = o.thread_counts.empty() ? std::vector<int>{b.load.threads > 0 ? b.load.threads : all} : o.thread_counts;
+  for (int& t : b.threads) t = t > 0 ? t : all;
+  if (!o.prompts_file.empty()) b.prompts = runtime::read_prompts(o.prompts_file);
+  b.progress = [](const std::string& line) { std::cerr << line << std::endl; };
+
+  const auto results = runtime::run_bench(b);
+  const auto machine = runtime::machine_info();
+  std::cout << runtime::bench_table(results) << std::flush;
+  if (!o.markdown.empty()) write_file(o.markdown, runtime::bench_markdown(machine, b, results));
+  if (!o.json.empty()) write_file(o.json, runtime::bench_json(machine, results).dump(2) + "\n");
+  return 0;
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app, Runner& run) {
+  auto o = std::make_shared<BenchCliOptions>();
+  auto* cmd = app.add_subcommand("bench", "Measure load time, prefill and decode speed, TTFT and memory");
+  add_load_options(cmd, o->bench.load, /*model_required=*/false);
+  // -m takes several models here: replace the single-model option of add_load_options.
+  cmd->remove_option(cmd->get_option("--model"));
+  cmd->add_option("-m,--model", o->models, "Model file (repeatable)");
+  cmd->add_option("--models", o->models_dir, "Measure every model file in this folder");
+  cmd->add_option("--prompt-tokens", o->bench.prompt_tokens, "Prompt length for the prefill figure")
+      ->capture_default_str();
+  cmd->add_option("--gen-tokens", o->bench.gen_tokens, "Tokens generated for the decode figure")->capture_default_str();
+  cmd->add_option("-r,--repetitions", o->bench.repetitions, "Runs per figure (the median is reported)")
+      ->capture_default_str();
+  cmd->add_option("--thread-counts", o->thread_counts, "Measure with each of these thread counts, e.g. 1,4")
+      ->delimiter(',');
+  cmd->add_option("--markdown", o->markdown, "Write a Markdown report to FILE");
+  cmd->add_option("--json", o->json, "Write the results as JSON to FILE");
+  cmd->add_option("--prompts", o->prompts_file,
+                  "Realistic mode: also answer each line of FILE as a chat prompt (until EOS or -n)");
+  o->bench.generate.max_tokens = 256;  // realistic mode: a bound on answers that never end
+  add_generate_options(cmd, o->bench.generate);
+  cmd->callback([o, &run] { run = [o] { return bench(*o); }; });
+}
+
+}  // namespace rkchat::cli

@@ -1,0 +1,65 @@
+// `rkchat doctor`: one line per thing that matters for running models here, each with a verdict and, when it
+// is not ok, the fix. Everything is read under a sysroot so that tests can present a fake board.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace rkchat::doctor {
+
+enum class Verdict { ok, info, warn, fail };
+const char* verdict_name(Verdict v);
+
+struct Check {
+  std::string name;   // "cpu", "governor", "npu-driver", ...
+  std::string value;  // what was found
+  Verdict verdict = Verdict::ok;
+  std::string fix;    // what to do when not ok
+};
+
+struct Options {
+  std::string sysroot = "/";
+  std::string model;          // -m: also check this model against the machine
+  std::string rkllm_lib_dir;  // a folder of runtimes (real path, not under the sysroot)
+};
+
+struct Report {
+  std::string sysroot;
+  std::vector<Check> checks;
+  Verdict worst() const;
+};
+
+Report diagnose(const Options& options);
+std::string to_text(const Report& report);
+nlohmann::json to_json(const Report& report);
+
+// Reads files under the sysroot.
+class Sysroot {
+ public:
+  explicit Sysroot(std::string root) : root_(std::move(root)) {}
+  bool is_host() const { return root_.empty() || root_ == "/"; }
+  std::string path(const std::string& abs) const { return is_host() ? abs : root_ + abs; }
+  // Contents (trailing whitespace trimmed); "" when absent or unreadable.
+  std::string read(const std::string& abs) const;
+  bool exists(const std::string& abs) const;
+  // Names in a folder, sorted; empty when absent.
+  std::vector<std::string> list(const std::string& abs) const;
+
+ private:
+  std::string root_;
+};
+
+// The checks, by subject (system.cpp, npu.cpp, model.cpp).
+void check_cpu(const Sysroot& root, std::vector<Check>& out);
+void check_memory(const Sysroot& root, std::vector<Check>& out);
+// Returns the SoC ("RK3588") or "" when the machine is not a Rockchip board.
+std::string check_soc(const Sysroot& root, std::vector<Check>& out);
+void check_npu(const Sysroot& root, std::vector<Check>& out);
+void check_governors(const Sysroot& root, bool rockchip, std::vector<Check>& out);
+void check_runtimes_and_model(const Sysroot& root, const Options& options, bool rockchip, std::vector<Check>& out);
+
+// "MemAvailable" etc. from /proc/meminfo, in bytes; 0 when absent.
+uint64_t meminfo_bytes(const Sysroot& root, const std::string& key);
+
+}  // namespace rkchat::doctor

@@ -1,0 +1,96 @@
+// Plain Armv8-A NEON kernels (no dot-product instructions: Cortex-A53/A55 class cores).
+//
+// Main idea: the quantized tiles of arm_neon_gemm.h with an integer dot made of widening multiplies: vmull_s8
+// and vmlal_s8 give int16 sums of two products (|w| <= 128, |x| <= 127, so below 2^15), vpadalq_s16 adds pairs
+// into int32 lanes. Float weights (F32, F16, BF16) use 4-wide FMAs over register tiles of 4 rows x 2 tokens.
+#include "kernels/arm_neon_gemm.h"
+#include "kernels/fp16.h"
+#include "kernels/kernel_table.h"
+
+namespace rkchat::kernels {
+
+namespace {
+
+struct MullDot {
+  RK_INLINE static int32x4_t dot(const NeonBlock& w, const NeonBlock& x) {
+    int16x8_t lo = vmull_s8(vget_low_s8(w.lo), vget_low_s8(x.lo));
+    lo = vmlal_high_s8(lo, w.lo, x.lo);
+    int16x8_t hi = vmull_s8(vget_low_s8(w.hi), vget_low_s8(x.hi));
+    hi = vmlal_high_s8(hi, w.hi, x.hi);
+    return vpadalq_s16(vpaddlq_s16(lo), hi);
+  }
+};
+
+// Float weights: 4 columns per step, the last cols % 4 in scalar code.
+struct WF32 {
+  static constexpr size_t kBytes = 4;
+  RK_INLINE static float32x4_t load(const uint8_t* p) { return vld1q_f32(reinterpret_cast<const float*>(p)); }
+  RK_INLINE static float load1(const uint8_t* p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+};
+struct WF16 {
+  static constexpr size_t kBytes = 2;
+  RK_INLINE static float32x4_t load(const uint8_t* p) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p))));
+  }
+  RK_INLINE static float load1(const uint8_t* p) { return half_at(p); }
+};
+struct WBF16 {
+  static constexpr size_t kBytes = 2;
+  RK_INLINE static float32x4_t load(const uint8_t* p) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)), 16));
+  }
+  RK_INLINE static float load1(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return bf16_to_fp32(h);
+  }
+};
+
+template <class W>
+struct FloatKernel {
+  static constexpr int RM = 4;
+  static constexpr int RN = 2;
+  template <int M, int N>
+  static void tile(const tiles::GemmArgs& g, int64_t r, int t) {
+    float32x4_t acc[M][N];
+    for (auto& row : acc) {
+      for (auto& v : row) v = vdupq_n_f32(0.0f);
+    }
+    const uint8_t* wr[M];
+    const float* xr[N];
+    for (int i = 0; i < M; ++i) wr[i] = g.w + (r + i) * g.w_row_bytes;
+    for (int j = 0; j < N; ++j) xr[j] = reinterpret_cast<const float*>(g.a + (t + j) * g.a_row_bytes);
+    int64_t c = 0;
+    for (; c + 4 <= g.cols; c += 4) {
+      float32x4_t w[M];
+      for (int i = 0; i < M; ++i) w[i] = W::load(wr[i] + c * W::kBytes);
+      for (int j = 0; j < N; ++j) {
+        const float32x4_t x = vld1q_f32(xr[j] + c);
+        for (int i = 0; i < M; ++i) acc[i][j] = vfmaq_f32(acc[i][j], w[i], x);
+      }
+    }
+    for (int j = 0; j < N; ++j) {
+      for (int i = 0; i < M; ++i) {
+        float sum = vaddvq_f32(acc[i][j]);
+        for (int64_t k = c; k < g.cols; ++k) sum += W::load1(wr[i] + k * W::kBytes) * xr[j][k];
+        g.y[(t + j) * g.ldy + r + i] = sum;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+void fill_neon_base(KernelTable& t) {
+  t.isa = "neon";
+  t.f32.gemm = tiles::gemm<FloatKernel<WF32>>;
+  t.f16.gemm = tiles::gemm<FloatKernel<WF16>>;
+  t.bf16.gemm = tiles::gemm<FloatKernel<WBF16>>;
+  fill_neon_quant<MullDot>(t);
+}
+
+}  // namespace rkchat::kernels

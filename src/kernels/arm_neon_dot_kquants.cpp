@@ -1,0 +1,136 @@
+// NEON dot-product K-quant kernels (Armv8.2 sdot): Q4_K, Q5_K, Q6_K weights x Q8_K activations.
+//
+// Main idea: prepare() spreads one weight block into 16 int8x16 vectors (16 weights each): Q4_K/Q5_K values 0..31,
+// Q6_K values already offset to -32..31, so dot() is plain signed sdot against the activation bytes. Each sdot
+// result is scaled by its sub-block's integer scale with one multiply-accumulate (int32, exact); the Q4_K/Q5_K
+// mins come from the activation's bsums. One float multiply-add per block and token. KqTiles (kquants.h) reuses a
+// prepared block for several tokens and rows.
+#include <arm_neon.h>
+
+#include <type_traits>
+
+#include "kernels/kernel_table.h"
+#include "kernels/kquants.h"
+
+namespace rkchat::kernels {
+
+namespace {
+
+inline float half_to_float(fp16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
+
+// Q4_K (kHigh = false) and Q5_K (kHigh = true): sub-block j is q[2j] (weights 0..15) and q[2j+1] (16..31).
+template <bool kHigh>
+struct Q45 {
+  using Block = std::conditional_t<kHigh, BlockQ5_K, BlockQ4_K>;
+  struct Prep {
+    int8x16_t q[16];
+    int16x8_t mins;
+    int32_t scale[8];
+    float d, dmin;
+  };
+  using Acc = float32x4_t;
+
+  static void prepare(const Block& b, Prep& p) {
+    uint8_t sm[16];
+    unpack_scales_k4(b.scales, sm);
+    for (int j = 0; j < 8; ++j) p.scale[j] = sm[j];
+    p.mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(sm + 8)));
+    const uint8x16_t low4 = vdupq_n_u8(0x0F);
+    uint8x16_t q[16];
+    for (int g = 0; g < 4; ++g) {  // qs[32g..32g+31]: low nibbles are sub-block 2g, high nibbles 2g+1
+      const uint8x16_t b0 = vld1q_u8(b.qs + 32 * g), b1 = vld1q_u8(b.qs + 32 * g + 16);
+      q[4 * g + 0] = vandq_u8(b0, low4);
+      q[4 * g + 1] = vandq_u8(b1, low4);
+      q[4 * g + 2] = vshrq_n_u8(b0, 4);
+      q[4 * g + 3] = vshrq_n_u8(b1, 4);
+    }
+    if constexpr (kHigh) {  // bit j of qh[l] adds 16 to weight l of sub-block j
+      const uint8x16_t h0 = vld1q_u8(b.qh), h1 = vld1q_u8(b.qh + 16), sixteen = vdupq_n_u8(16);
+      for (int j = 0; j < 8; ++j) {
+        const uint8x16_t bit = vdupq_n_u8(static_cast<uint8_t>(1 << j));
+        q[2 * j] = vaddq_u8(q[2 * j], vandq_u8(vtstq_u8(h0, bit), sixteen));
+        q[2 * j + 1] = vaddq_u8(q[2 * j + 1], vandq_u8(vtstq_u8(h1, bit), sixteen));
+      }
+    }
+    for (int i = 0; i < 16; ++i) p.q[i] = vreinterpretq_s8_u8(q[i]);
+    p.d = half_to_float(b.d);
+    p.dmin = half_to_float(b.dmin);
+  }
+
+  static void dot(const Prep& p, const BlockQ8_K& a, Acc& acc) {
+    int32x4_t sumi = vdupq_n_s32(0);
+    for (int j = 0; j < 8; ++j) {
+      int32x4_t s = vdotq_s32(vdupq_n_s32(0), p.q[2 * j], vld1q_s8(a.qs + 32 * j));
+      s = vdotq_s32(s, p.q[2 * j + 1], vld1q_s8(a.qs + 32 * j + 16));
+      sumi = vmlaq_n_s32(sumi, s, p.scale[j]);
+    }
+    // bsums of sub-block j: bsums[2j] + bsums[2j+1] (|sum| <= 32 * 128, fits int16).
+    const int16x8_t bs = vpaddq_s16(vld1q_s16(a.bsums), vld1q_s16(a.bsums + 8));
+    const int32x4_t msum = vmlal_high_s16(vmull_s16(vget_low_s16(bs), vget_low_s16(p.mins)), bs, p.mins);
+    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(sumi), p.d * a.d);
+    acc = vmlsq_n_f32(acc, vcvtq_f32_s32(msum), p.dmin * a.d);
+  }
+
+  static float finish(const Acc& acc) { return vaddvq_f32(acc); }
+};
+
+// Q6_K: q[k] holds weights 16k..16k+15 as q - 32, with scale k.
+struct Q6 {
+  using Block = BlockQ6_K;
+  struct Prep {
+    int8x16_t q[16];
+    int32_t scale[16];
+    float d;
+  };
+  using Acc = float32x4_t;
+
+  // 4 bits of ql (low or high nibble) joined with 2 bits of qh at bit kShift, minus 32.
+  template <bool kHighNibble, int kShift>
+  static int8x16_t join(uint8x16_t ql, uint8x16_t qh) {
+    const uint8x16_t lo = kHighNibble ? vshrq_n_u8(ql, 4) : vandq_u8(ql, vdupq_n_u8(0x0F));
+    uint8x16_t hi2 = qh;
+    if constexpr (kShift > 0) hi2 = vshrq_n_u8(qh, kShift);  // an immediate shift must be 1..8
+    hi2 = vandq_u8(hi2, vdupq_n_u8(3));
+    return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, vshlq_n_u8(hi2, 4))), vdupq_n_s8(32));
+  }
+
+  static void prepare(const Block& b, Prep& p) {
+    // Weight 128n + 32k + l (l < 32): ql[64n + l (+32 for odd k)] low nibble for k < 2, high for k >= 2, and bits
+    // 2k..2k+1 of qh[32n + l].
+    for (int n = 0; n < 2; ++n) {
+      const uint8_t* ql = b.ql + 64 * n;
+      const uint8_t* qh = b.qh + 32 * n;
+      for (int half = 0; half < 2; ++half) {  // l in [16 * half, 16 * half + 16)
+        const uint8x16_t l0 = vld1q_u8(ql + 16 * half), l1 = vld1q_u8(ql + 32 + 16 * half);
+        const uint8x16_t h = vld1q_u8(qh + 16 * half);
+        int8x16_t* q = p.q + 8 * n + half;
+        q[0] = join<false, 0>(l0, h);
+        q[2] = join<false, 2>(l1, h);
+        q[4] = join<true, 4>(l0, h);
+        q[6] = join<true, 6>(l1, h);
+      }
+    }
+    for (int k = 0; k < 16; ++k) p.scale[k] = b.scales[k];
+    p.d = half_to_float(b.d);
+  }
+
+  static void dot(const Prep& p, const BlockQ8_K& a, Acc& acc) {
+    int32x4_t sumi = vdupq_n_s32(0);
+    for (int k = 0; k < 16; ++k) {
+      sumi = vmlaq_n_s32(sumi, vdotq_s32(vdupq_n_s32(0), p.q[k], vld1q_s8(a.qs + 16 * k)), p.scale[k]);
+    }
+    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(sumi), p.d * a.d);
+  }
+
+  static float finish(const Acc& acc) { return vaddvq_f32(acc); }
+};
+
+}  // namespace
+
+void fill_kquants_neon_dot(KernelTable& t) {
+  t.q4_k = {QType::Q8_K, tiles::gemm<KqTiles<Q45<false>, 2, 4>>};
+  t.q5_k = {QType::Q8_K, tiles::gemm<KqTiles<Q45<true>, 2, 4>>};
+  t.q6_k = {QType::Q8_K, tiles::gemm<KqTiles<Q6, 2, 4>>};
+}
+
+}  // namespace rkchat::kernels

@@ -1,0 +1,117 @@
+// Internal to arm_neon_base.cpp and arm_neon_dot.cpp: the quantized gemm tiles for NEON, written once over an
+// integer dot-product primitive that each file supplies (vmull + vpadal, or sdot). Include it inside an unnamed
+// namespace's reach only: everything here is in an unnamed namespace, so each file keeps its own copy built with
+// its own flags.
+//
+// Main idea: one 32-element block per step as two int8x16 halves (elements 0..15 and 16..31; Q4 nibbles unpacked
+// to signed bytes: q - 8 for Q4_0, q for Q4_1). The integer sum of a block lands in an int32x4, is converted, and
+// is scaled by d_w * d_x into a float32x4 accumulator per (row, token). Register tiles of RM rows x 3 tokens keep
+// the unpacked weight blocks in registers while the tokens' blocks stream past.
+#pragma once
+
+#include <arm_neon.h>
+
+#include <cstring>
+
+#include "kernels/gemm_tiles.h"
+#include "kernels/kernel_table.h"
+#include "kernels/quant_blocks.h"
+
+namespace rkchat::kernels {
+namespace {
+
+#define RK_INLINE inline __attribute__((always_inline))
+
+RK_INLINE float half_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
+struct NeonBlock {
+  int8x16_t lo, hi;
+  float d;
+  float m;  // Q4_1 min (weights) or s = d * sum(q) (Q8_1 activations); 0 otherwise
+};
+
+struct WQ8_0 {
+  static constexpr size_t kBytes = sizeof(BlockQ8_0);
+  static constexpr bool kHasMin = false;
+  static constexpr int kRows = 4;
+  RK_INLINE static NeonBlock load(const uint8_t* b) {
+    return {vld1q_s8(reinterpret_cast<const int8_t*>(b + 2)), vld1q_s8(reinterpret_cast<const int8_t*>(b + 18)),
+            half_at(b), 0.0f};
+  }
+};
+
+struct WQ4_0 {
+  static constexpr size_t kBytes = sizeof(BlockQ4_0);
+  static constexpr bool kHasMin = false;
+  static constexpr int kRows = 4;
+  RK_INLINE static NeonBlock load(const uint8_t* b) {
+    const uint8x16_t q = vld1q_u8(b + 2);
+    const int8x16_t eight = vdupq_n_s8(8);
+    return {vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), eight),
+            vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight), half_at(b), 0.0f};
+  }
+};
+
+struct WQ4_1 {
+  static constexpr size_t kBytes = sizeof(BlockQ4_1);
+  static constexpr bool kHasMin = true;
+  static constexpr int kRows = 3;
+  RK_INLINE static NeonBlock load(const uint8_t* b) {
+    const uint8x16_t q = vld1q_u8(b + 4);
+    return {vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), half_at(b),
+            half_at(b + 2)};
+  }
+};
+
+// Q8_0 activations for Q8_0/Q4_0 weights, Q8_1 (with s) for Q4_1.
+template <class W>
+RK_INLINE NeonBlock load_act(const uint8_t* b) {
+  constexpr size_t kQs = W::kHasMin ? 4 : 2;
+  return {vld1q_s8(reinterpret_cast<const int8_t*>(b + kQs)), vld1q_s8(reinterpret_cast<const int8_t*>(b + kQs + 16)),
+          half_at(b), W::kHasMin ? half_at(b + 2) : 0.0f};
+}
+
+// Dot: static int32x4_t dot(const NeonBlock& w, const NeonBlock& x): lanes summing to the block's integer dot.
+template <class Dot, class W>
+struct NeonQuantKernel {
+  static constexpr int RM = W::kRows;
+  static constexpr int RN = 3;
+  static constexpr size_t kActBytes = W::kHasMin ? sizeof(BlockQ8_1) : sizeof(BlockQ8_0);
+
+  template <int M, int N>
+  static void tile(const tiles::GemmArgs& g, int64_t r, int t) {
+    float32x4_t acc[M][N];
+    float mins[M][N] = {};
+    for (auto& row : acc) {
+      for (auto& v : row) v = vdupq_n_f32(0.0f);
+    }
+    for (int64_t b = 0; b < g.cols / QK8_0; ++b) {
+      NeonBlock w[M];
+      for (int i = 0; i < M; ++i) w[i] = W::load(g.w + (r + i) * g.w_row_bytes + b * W::kBytes);
+      for (int j = 0; j < N; ++j) {
+        const NeonBlock x = load_act<W>(g.a + (t + j) * g.a_row_bytes + b * kActBytes);
+        for (int i = 0; i < M; ++i) {
+          acc[i][j] = vfmaq_n_f32(acc[i][j], vcvtq_f32_s32(Dot::dot(w[i], x)), w[i].d * x.d);
+          if constexpr (W::kHasMin) mins[i][j] += w[i].m * x.m;
+        }
+      }
+    }
+    for (int j = 0; j < N; ++j) {
+      for (int i = 0; i < M; ++i) g.y[(t + j) * g.ldy + r + i] = vaddvq_f32(acc[i][j]) + mins[i][j];
+    }
+  }
+};
+
+template <class Dot>
+void fill_neon_quant(KernelTable& t) {
+  t.q8_0.gemm = tiles::gemm<NeonQuantKernel<Dot, WQ8_0>>;
+  t.q4_0.gemm = tiles::gemm<NeonQuantKernel<Dot, WQ4_0>>;
+  t.q4_1.gemm = tiles::gemm<NeonQuantKernel<Dot, WQ4_1>>;
+}
+
+}  // namespace
+}  // namespace rkchat::kernels

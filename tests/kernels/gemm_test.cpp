@@ -1,0 +1,199 @@
+// The gemm of every ISA against the scalar reference, for every weight type, on random data with odd row and
+// token counts and block counts that leave partial register tiles and partial groups.
+//
+// Tolerance: the ISAs sum the same integer block products in another order (and with FMA), so results may differ
+// by float rounding: we allow 1e-5 of the sum of the absolute terms. A second test uses data whose every partial
+// sum is exactly representable, so there any difference -- a wrong integer sum -- fails exactly.
+#include <algorithm>
+
+#include "kernel_test_util.h"
+
+namespace rkchat::kernels::test {
+namespace {
+
+constexpr double kRelTol = 1e-5;
+
+const QType kTypes[] = {QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q4_0, QType::Q4_1};
+
+// Activations in the format the weight type pairs with, as the reference quantizer makes them.
+std::vector<uint8_t> make_act(const KernelTable& ref, QType act, const std::vector<float>& x, int64_t cols, int n_tok,
+                              size_t& row_bytes) {
+  row_bytes = qtype_row_bytes(act, cols);
+  std::vector<uint8_t> a(row_bytes * static_cast<size_t>(n_tok));
+  for (int t = 0; t < n_tok; ++t) {
+    const float* src = x.data() + t * cols;
+    uint8_t* dst = a.data() + t * row_bytes;
+    if (act == QType::F32) std::memcpy(dst, src, row_bytes);
+    if (act == QType::Q8_0) ref.quantize_row_q8_0(src, dst, cols);
+    if (act == QType::Q8_1) ref.quantize_row_q8_1(src, dst, cols);
+  }
+  return a;
+}
+
+// Sum of |terms| of one dot product: the scale of its rounding error.
+double magnitude(QType type, const uint8_t* w, const uint8_t* a, int64_t cols) {
+  std::vector<float> wd(static_cast<size_t>(cols)), ad(static_cast<size_t>(cols));
+  const QType act = type == QType::Q4_1                            ? QType::Q8_1
+                    : (type == QType::Q8_0 || type == QType::Q4_0) ? QType::Q8_0
+                                                                   : QType::F32;
+  dequantize_row(act, a, ad.data(), cols);
+  double sum = 0;
+  if (type == QType::Q4_1) {
+    // Both parts of d*q + m count: take them apart.
+    const auto* b = reinterpret_cast<const BlockQ4_1*>(w);
+    for (int64_t c = 0; c < cols; ++c) {
+      const BlockQ4_1& blk = b[c / QK4_1];
+      const int j = static_cast<int>(c % QK4_1);
+      const int q = j < 16 ? blk.qs[j] & 0x0f : blk.qs[j - 16] >> 4;
+      sum += static_cast<double>(
+          (std::fabs(fp16_to_fp32(blk.d) * static_cast<float>(q)) + std::fabs(fp16_to_fp32(blk.m))) * std::fabs(ad[c]));
+    }
+    return sum;
+  }
+  dequantize_row(type, w, wd.data(), cols);
+  for (int64_t c = 0; c < cols; ++c) sum += std::fabs(static_cast<double>(wd[c]) * static_cast<double>(ad[c]));
+  return sum;
+}
+
+void compare(const KernelTable& ref, const KernelTable& isa, QType type, int64_t rows, int64_t cols, int n_tok,
+             std::mt19937& rng) {
+  const std::vector<uint8_t> w = random_weights(rng, type, rows, cols);
+  const size_t wrb = qtype_row_bytes(type, cols);
+  const TypeKernels* rk = ref.for_type(type);
+  const TypeKernels* ik = isa.for_type(type);
+  ASSERT_TRUE(rk != nullptr && ik != nullptr);
+  size_t arb = 0;
+  const std::vector<uint8_t> a =
+      make_act(ref, rk->act, random_floats(rng, static_cast<size_t>(cols * n_tok)), cols, n_tok, arb);
+  const int64_t ldy = rows + 3;  // a stride wider than the rows, to catch stride mix-ups
+  std::vector<float> want(static_cast<size_t>(ldy * n_tok), -1.0f), got(want);
+  rk->gemm(w.data(), wrb, a.data(), arb, want.data(), ldy, 0, rows, n_tok, cols);
+  ik->gemm(w.data(), wrb, a.data(), arb, got.data(), ldy, 0, rows, n_tok, cols);
+  for (int t = 0; t < n_tok; ++t) {
+    for (int64_t r = 0; r < ldy; ++r) {
+      const size_t i = static_cast<size_t>(t * ldy + r);
+      if (r >= rows) {
+        ASSERT_EQ(got[i], -1.0f) << "wrote outside the rows";
+        continue;
+      }
+      const double tol = kRelTol * magnitude(type, w.data() + r * wrb, a.data() + t * arb, cols) + 1e-30;
+      ASSERT_NEAR(got[i], want[i], tol) << qtype_name(type) << " rows=" << rows << " cols=" << cols
+                                        << " n_tok=" << n_tok << " at r=" << r << " t=" << t;
+    }
+  }
+}
+
+class GemmTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(GemmTest, MatchesReferenceOnRandomData) {
+  const KernelTable ref = table_of("scalar");
+  const KernelTable isa = table_of(GetParam());
+  std::mt19937 rng(1234);
+  for (QType type : kTypes) {
+    for (int64_t rows : {1, 3, 7, 33}) {
+      for (int n_tok : {1, 2, 3, 4, 5, 6, 7, 8, 9, 67}) {
+        for (int64_t cols : {32, 96, 160, 544, 1056, 4096}) {
+          if (n_tok == 67 && cols > 1056) continue;  // keeps the scalar reference quick
+          compare(ref, isa, type, rows, cols, n_tok, rng);
+        }
+      }
+    }
+  }
+}
+
+TEST_P(GemmTest, FloatWeightsAnyColumnCount) {
+  const KernelTable ref = table_of("scalar");
+  const KernelTable isa = table_of(GetParam());
+  std::mt19937 rng(99);
+  for (QType type : {QType::F32, QType::F16, QType::BF16}) {
+    for (int64_t cols : {1, 7, 15, 17, 33, 100, 1023}) compare(ref, isa, type, 5, cols, 3, rng);
+  }
+}
+
+TEST_P(GemmTest, LargePrefillTile) {
+  const KernelTable ref = table_of("scalar");
+  const KernelTable isa = table_of(GetParam());
+  std::mt19937 rng(5);
+  for (QType type : {QType::Q8_0, QType::Q4_0, QType::Q4_1}) compare(ref, isa, type, 13, 2048, 131, rng);
+}
+
+TEST_P(GemmTest, SubRangeOfRows) {
+  const KernelTable isa = table_of(GetParam());
+  std::mt19937 rng(8);
+  const int64_t rows = 40, cols = 256;
+  const int n_tok = 5;
+  const std::vector<uint8_t> w = random_weights(rng, QType::Q8_0, rows, cols);
+  size_t arb = 0;
+  const std::vector<uint8_t> a = make_act(isa, QType::Q8_0, random_floats(rng, cols * n_tok), cols, n_tok, arb);
+  const size_t wrb = qtype_row_bytes(QType::Q8_0, cols);
+  std::vector<float> whole(rows * n_tok), parts(rows * n_tok, -1.0f);
+  isa.q8_0.gemm(w.data(), wrb, a.data(), arb, whole.data(), rows, 0, rows, n_tok, cols);
+  const std::pair<int64_t, int64_t> ranges[] = {{0, 5}, {5, 11}, {11, 29}, {29, 40}};
+  for (const auto& [r0, r1] : ranges)
+    isa.q8_0.gemm(w.data(), wrb, a.data(), arb, parts.data(), rows, r0, r1, n_tok, cols);
+  EXPECT_EQ(whole, parts);
+}
+
+// Power-of-two scales, small weights and activations whose block maximum is exactly 127 * scale: every product
+// and partial sum is exact in float, so the ISA must equal the reference bit for bit.
+std::vector<uint8_t> exact_weights(std::mt19937& rng, QType type, int64_t rows, int64_t cols) {
+  std::vector<uint8_t> w = random_weights(rng, type, rows, cols);
+  std::uniform_int_distribution<int> e(0, 2), small(-4, 4), nib(0, 3), k(0, 3);
+  auto put = [&](size_t off, float v) {
+    const uint16_t h = fp32_to_fp16(v);
+    std::memcpy(&w[off], &h, 2);
+  };
+  const size_t bytes = qtype_block_bytes(type);
+  for (size_t off = 0; off < w.size(); off += bytes) {
+    const float d = std::ldexp(1.0f, -e(rng));
+    put(off, d);
+    if (type == QType::Q8_0) {
+      for (int j = 0; j < QK8_0; ++j) w[off + 2 + j] = static_cast<uint8_t>(static_cast<int8_t>(small(rng)));
+    } else if (type == QType::Q4_0) {
+      for (int j = 0; j < QK4_0 / 2; ++j)
+        w[off + 2 + j] = static_cast<uint8_t>((8 + small(rng) / 2) | (8 - small(rng) / 2) << 4);
+    } else {
+      put(off + 2, -d * static_cast<float>(k(rng)));
+      for (int j = 0; j < QK4_1 / 2; ++j) w[off + 4 + j] = static_cast<uint8_t>(nib(rng) | nib(rng) << 4);
+    }
+  }
+  return w;
+}
+
+std::vector<float> exact_activations(std::mt19937& rng, int64_t n) {
+  std::uniform_int_distribution<int> q(-127, 127), e(0, 2), pos(0, QK8_0 - 1);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t b = 0; b < n / QK8_0; ++b) {
+    const float scale = std::ldexp(1.0f, -e(rng));
+    for (int j = 0; j < QK8_0; ++j) x[b * QK8_0 + j] = scale * static_cast<float>(q(rng));
+    x[b * QK8_0 + pos(rng)] = scale * (q(rng) < 0 ? -127.0f : 127.0f);
+  }
+  return x;
+}
+
+TEST_P(GemmTest, IntegerSumsAreExact) {
+  const KernelTable ref = table_of("scalar");
+  const KernelTable isa = table_of(GetParam());
+  std::mt19937 rng(77);
+  for (QType type : {QType::Q8_0, QType::Q4_0, QType::Q4_1}) {
+    const TypeKernels* rk = ref.for_type(type);
+    const TypeKernels* ik = isa.for_type(type);
+    for (int64_t cols : {32, 96, 160, 224, 512}) {
+      const int64_t rows = 9;
+      const int n_tok = 7;
+      const std::vector<uint8_t> w = exact_weights(rng, type, rows, cols);
+      size_t arb = 0;
+      const std::vector<uint8_t> a = make_act(ref, rk->act, exact_activations(rng, cols * n_tok), cols, n_tok, arb);
+      std::vector<float> want(rows * n_tok), got(rows * n_tok);
+      const size_t wrb = qtype_row_bytes(type, cols);
+      rk->gemm(w.data(), wrb, a.data(), arb, want.data(), rows, 0, rows, n_tok, cols);
+      ik->gemm(w.data(), wrb, a.data(), arb, got.data(), rows, 0, rows, n_tok, cols);
+      ASSERT_EQ(want, got) << qtype_name(type) << " cols=" << cols;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, GemmTest, testing::ValuesIn(available_isas()), isa_name);
+
+}  // namespace
+}  // namespace rkchat::kernels::test
