@@ -1,13 +1,15 @@
 // Kernel speed: matmul() on Qwen3 weight shapes, per ISA, against the machine's memory read bandwidth.
 //
-//   decode  (n_tok 1 and 4): GB/s of weights streamed; compare with BM_MemoryRead (same thread count).
-//   prefill (n_tok 128):     GOPS (2 ops per multiply-add).
+//   decode  (n_tok 1 and 4): GB (per second) of weights streamed; compare with BM_MemoryRead (same threads).
+//   prefill (n_tok 128):     GOP (per second, 2 ops per multiply-add).
 // Each decode iteration walks through enough copies of the matrix (>= 1 GiB in all) that the weights come from
 // DRAM, as in a forward pass over all layers, not from the last-level cache.
 //
-//   rkchat_kernels_bench --benchmark_filter='Q8_0/1024x1024' --benchmark_repetitions=5
+//   rkchat_kernels_bench [--threads=2] --benchmark_filter='Q8_0/.*1024x1024' --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -23,7 +25,7 @@ namespace rk = rkchat::kernels;
 namespace {
 
 constexpr size_t kStreamBytes = size_t{1} << 30;
-constexpr int kThreads = 2;
+int g_threads = 2;  // --threads=N
 
 // Weight copies of one shape, kept while consecutive benchmarks use the same shape.
 struct WeightSet {
@@ -79,7 +81,7 @@ const WeightSet& weights(rk::QType type, int64_t rows, int64_t cols, bool stream
 }
 
 rk::ThreadPool& pool() {
-  static rk::ThreadPool p(kThreads);
+  static rk::ThreadPool p(g_threads);
   return p;
 }
 
@@ -103,9 +105,9 @@ void bm_matmul(benchmark::State& state, const std::string& isa, rk::QType type, 
     i = (i + 1) % n_used;
   }
   const double iters = static_cast<double>(state.iterations());
-  state.counters["GB/s"] = benchmark::Counter(
-      iters * static_cast<double>(w.row_bytes * static_cast<size_t>(rows)) / 1e9, benchmark::Counter::kIsRate);
-  state.counters["GOPS"] =
+  state.counters["GB"] = benchmark::Counter(iters * static_cast<double>(w.row_bytes * static_cast<size_t>(rows)) / 1e9,
+                                            benchmark::Counter::kIsRate);
+  state.counters["GOP"] =
       benchmark::Counter(iters * 2.0 * static_cast<double>(rows * cols * n_tok) / 1e9, benchmark::Counter::kIsRate);
 }
 
@@ -114,7 +116,7 @@ void bm_memory_read(benchmark::State& state) {
   const size_t n = kStreamBytes / sizeof(uint64_t);
   std::unique_ptr<uint64_t[]> buf(new uint64_t[n]);
   for (size_t i = 0; i < n; ++i) buf[i] = i;
-  uint64_t sums[kThreads] = {};
+  std::vector<uint64_t> sums(static_cast<size_t>(g_threads));
   for (auto _ : state) {
     pool().parallel_for(static_cast<int64_t>(n), 4096, [&](int64_t b, int64_t e, int tid) {
       uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -124,11 +126,11 @@ void bm_memory_read(benchmark::State& state) {
         s2 += buf[i + 2];
         s3 += buf[i + 3];
       }
-      sums[tid] += s0 + s1 + s2 + s3;
+      sums[static_cast<size_t>(tid)] += s0 + s1 + s2 + s3;
     });
-    benchmark::DoNotOptimize(sums);
+    benchmark::DoNotOptimize(sums.data());
   }
-  state.counters["GB/s"] = benchmark::Counter(
+  state.counters["GB"] = benchmark::Counter(
       static_cast<double>(state.iterations()) * static_cast<double>(kStreamBytes) / 1e9, benchmark::Counter::kIsRate);
 }
 
@@ -144,7 +146,10 @@ const Shape kShapes[] = {
 };
 
 void register_all() {
-  benchmark::RegisterBenchmark("BM_MemoryRead/threads:2", bm_memory_read)->UseRealTime()->Unit(benchmark::kMillisecond);
+  const std::string threads = "/threads:" + std::to_string(g_threads);
+  benchmark::RegisterBenchmark(("BM_MemoryRead" + threads).c_str(), bm_memory_read)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   const std::vector<std::string> isas = rk::available_isas();
   auto add = [&](rk::QType type, const Shape& s, int n_tok) {
     for (const std::string& isa : isas) {
@@ -152,7 +157,7 @@ void register_all() {
       if (isa == "scalar" && (s.rows != 1024 || s.cols != 1024)) continue;
       const std::string name = std::string("BM_Matmul/") + isa + "/" + rk::qtype_name(type) + "/" + s.model + "/" +
                                std::to_string(s.rows) + "x" + std::to_string(s.cols) +
-                               "/n_tok:" + std::to_string(n_tok);
+                               "/n_tok:" + std::to_string(n_tok) + threads;
       benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, type, s.rows, s.cols, n_tok)
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
@@ -174,6 +179,16 @@ void register_all() {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  // Our own flag, left in argv by Initialize: the pool size for matmuls and the bandwidth test.
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+      g_threads = std::max(1, std::atoi(argv[i] + 10));
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   register_all();
   benchmark::RunSpecifiedBenchmarks();

@@ -1,7 +1,7 @@
 # Warnings for every rkchat target: link rkchat_options.
 add_library(rkchat_options INTERFACE)
 target_compile_options(rkchat_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
-  -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+  -Wcast-align -Wunused -Woverloaded-virtual -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
 if(RKCHAT_WERROR)
   target_compile_options(rkchat_options INTERFACE -Werror)
 endif()

@@ -13,7 +13,7 @@ APT_PACKAGES=(
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-pip python3-venv
 )
-PIP_PACKAGES=(pytest pexpect jinja2 numpy)
+PIP_PACKAGES=(pytest pexpect jinja2 numpy gguf)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -30,7 +30,7 @@ fi
 # Python test tools live in a venv inside the checkout so the system Python stays untouched.
 venv="$(dirname "$0")/../.venv"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-if ! "$venv/bin/python" -c "import pytest, pexpect, jinja2, numpy" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import pytest, pexpect, jinja2, numpy, gguf" 2>/dev/null; then
   echo "rkchat: installing Python test tools: ${PIP_PACKAGES[*]}"
   "$venv/bin/pip" install -q "${PIP_PACKAGES[@]}"
 fi

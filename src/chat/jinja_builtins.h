@@ -11,7 +11,7 @@ namespace rkchat::chat::jinja {
 
 // Caps that keep a hostile template from exhausting memory: no string or list grows beyond these.
 inline constexpr size_t kMaxStringBytes = 16u << 20;
-inline constexpr size_t kMaxListItems = 1u << 20;
+inline constexpr size_t kMaxListItems = 1u << 18;
 void check_size(const std::string& s);
 void check_size(const List& l);
 

@@ -89,7 +89,8 @@ class Evaluator {
   }
 
   void step() {
-    if (++steps_ > kMaxSteps) throw EvalError("template runs too long (more than " + std::to_string(kMaxSteps) + " steps)");
+    if (++steps_ > kMaxSteps)
+      throw EvalError("template runs too long (more than " + std::to_string(kMaxSteps) + " steps)");
   }
 
   static void append(std::string& out, const std::string& s) {
@@ -165,7 +166,8 @@ class Evaluator {
     }
     List items = v.iterate();
     if (items.size() != names.size()) {
-      throw EvalError("cannot unpack " + std::to_string(items.size()) + " values into " + std::to_string(names.size()) + " names");
+      throw EvalError("cannot unpack " + std::to_string(items.size()) + " values into " + std::to_string(names.size()) +
+                      " names");
     }
     for (size_t i = 0; i < names.size(); ++i) frame.vars[names[i]] = items[i];
   }
@@ -184,22 +186,23 @@ class Evaluator {
     Value loop = Value::new_dict();
     auto n = static_cast<int64_t>(items.size());
     auto idx = static_cast<int64_t>(i);
-    Dict& d = loop.dict();
-    d.set("index0", Value(idx));
-    d.set("index", Value(idx + 1));
-    d.set("revindex0", Value(n - idx - 1));
-    d.set("revindex", Value(n - idx));
-    d.set("first", Value(i == 0));
-    d.set("last", Value(i + 1 == items.size()));
-    d.set("length", Value(n));
-    d.set("depth", Value(int64_t{1}));
-    d.set("depth0", Value(int64_t{0}));
-    d.set("previtem", i > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
-    d.set("nextitem", i + 1 < items.size() ? items[i + 1] : Value::undefined("there is no next item"));
-    d.set("cycle", Value::function("cycle", [idx](Args& a) {
-      if (a.pos.empty()) throw EvalError("no items for cycling given");
-      return a.pos[static_cast<size_t>(idx) % a.pos.size()];
-    }));
+    auto& d = loop.dict().items;
+    d.reserve(12);
+    d.emplace_back("index0", Value(idx));
+    d.emplace_back("index", Value(idx + 1));
+    d.emplace_back("revindex0", Value(n - idx - 1));
+    d.emplace_back("revindex", Value(n - idx));
+    d.emplace_back("first", Value(i == 0));
+    d.emplace_back("last", Value(i + 1 == items.size()));
+    d.emplace_back("length", Value(n));
+    d.emplace_back("depth", Value(int64_t{1}));
+    d.emplace_back("depth0", Value(int64_t{0}));
+    d.emplace_back("previtem", i > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
+    d.emplace_back("nextitem", i + 1 < items.size() ? items[i + 1] : Value::undefined("there is no next item"));
+    d.emplace_back("cycle", Value::function("cycle", [idx](Args& a) {
+                     if (a.pos.empty()) throw EvalError("no items for cycling given");
+                     return a.pos[static_cast<size_t>(idx) % a.pos.size()];
+                   }));
     return loop;
   }
 
@@ -253,7 +256,8 @@ class Evaluator {
     }
     for (size_t i = 0; i < m.names.size(); ++i) {
       if (frame->vars.count(m.names[i])) continue;
-      frame->vars[m.names[i]] = m.defaults[i] ? eval(*m.defaults[i], frame) : Value::undefined("parameter '" + m.names[i] + "' was not provided");
+      frame->vars[m.names[i]] = m.defaults[i] ? eval(*m.defaults[i], frame)
+                                              : Value::undefined("parameter '" + m.names[i] + "' was not provided");
     }
     frame->vars["varargs"] = Value::tuple(std::move(varargs));
     frame->vars["kwargs"] = kwargs;
@@ -369,7 +373,7 @@ class Evaluator {
     for (size_t i = 0; i < e.ops.size(); ++i) {
       Value right = eval(*e.args[i + 1], frame);
       const std::string& op = e.ops[i];
-      bool ok = op == "==" ? equals(left, right)
+      bool ok = op == "=="   ? equals(left, right)
                 : op == "!=" ? !equals(left, right)
                 : op == "<"  ? less(left, right)
                 : op == ">"  ? less(right, left)

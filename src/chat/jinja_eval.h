@@ -14,7 +14,7 @@ namespace rkchat::chat::jinja {
 
 // Bounds that stop runaway templates (fuzzing, hostile templates): loop iterations plus macro calls, and
 // the depth of nested macro calls. Output and strings are capped by kMaxStringBytes.
-inline constexpr int64_t kMaxSteps = 1'000'000;
+inline constexpr int64_t kMaxSteps = 200'000;
 inline constexpr int kMaxCallDepth = 48;
 
 // `vars` become the template's variables, over jinja2's globals (range, namespace, dict). Throws TemplateError:

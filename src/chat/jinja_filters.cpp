@@ -98,7 +98,9 @@ Value f_default(const Value& v, Args& a) {
   return use_default ? a.get(0, "default_value", Value("")) : v;
 }
 
-Value f_trim(const Value& v, Args& a) { return Value(py_strip(v.to_str(), a.get(0, "chars", kUndef), StripSide::Both)); }
+Value f_trim(const Value& v, Args& a) {
+  return Value(py_strip(v.to_str(), a.get(0, "chars", kUndef), StripSide::Both));
+}
 Value f_upper(const Value& v, Args&) { return Value(py_upper(v.to_str())); }
 Value f_lower(const Value& v, Args&) { return Value(py_lower(v.to_str())); }
 Value f_title(const Value& v, Args&) { return Value(py_title(v.to_str())); }
@@ -112,12 +114,23 @@ Value f_escape(const Value& v, Args&) {
   std::string out;
   for (char c : v.to_str()) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   check_size(out);
@@ -173,7 +186,9 @@ Value f_float(const Value& v, Args& a) {
 }
 
 Value f_abs(const Value& v, Args&) {
-  if (v.is_int()) return v.as_int() == INT64_MIN ? Value(-static_cast<double>(INT64_MIN)) : Value(static_cast<int64_t>(std::llabs(v.as_int())));
+  if (v.is_int())
+    return v.as_int() == INT64_MIN ? Value(-static_cast<double>(INT64_MIN))
+                                   : Value(static_cast<int64_t>(std::llabs(v.as_int())));
   if (v.is_number()) return Value(std::fabs(v.as_float()));
   throw EvalError("bad operand type for abs(): '" + v.type_name() + "'");
 }
@@ -262,7 +277,8 @@ Value f_max(const Value& v, Args& a) { return min_max(v, a, true); }
 Value f_sum(const Value& v, Args& a) {
   const Value& attr = a.get(0, "attribute", kUndef);
   Value total = a.get(1, "start", Value(int64_t{0}));
-  for (const auto& item : v.iterate()) total = binary_op("+", total, attr.is_string() ? get_path(item, attr.str()) : item);
+  for (const auto& item : v.iterate())
+    total = binary_op("+", total, attr.is_string() ? get_path(item, attr.str()) : item);
   return total;
 }
 
@@ -315,7 +331,10 @@ Value f_rejectattr(const Value& v, Args& a) { return select_items(v, a, false, t
 
 Value f_indent(const Value& v, Args& a) {
   const Value& width = a.get(0, "width", Value(int64_t{4}));
-  std::string pad = width.is_string() ? width.str() : std::string(static_cast<size_t>(std::clamp<int64_t>(width.is_int() ? width.as_int() : 4, 0, 256)), ' ');
+  std::string pad =
+      width.is_string()
+          ? width.str()
+          : std::string(static_cast<size_t>(std::clamp<int64_t>(width.is_int() ? width.as_int() : 4, 0, 256)), ' ');
   bool first = a.get(1, "first", Value(false)).truthy();
   bool blank = a.get(2, "blank", Value(false)).truthy();
   std::string s = v.to_str();
@@ -349,16 +368,46 @@ Value f_wordcount(const Value& v, Args&) {
 
 const std::map<std::string, FilterFn, std::less<>>& filters() {
   static const std::map<std::string, FilterFn, std::less<>> table = {
-      {"abs", f_abs},         {"attr", f_attr},           {"capitalize", f_capitalize}, {"count", f_length},
-      {"d", f_default},       {"default", f_default},     {"dictsort", f_dictsort},     {"e", f_escape},
-      {"escape", f_escape},   {"first", f_first},         {"float", f_float},           {"forceescape", f_escape},
-      {"format", f_format},   {"indent", f_indent},       {"int", f_int},               {"items", f_items},
-      {"join", f_join},       {"last", f_last},           {"length", f_length},         {"list", f_list},
-      {"lower", f_lower},     {"map", f_map},             {"max", f_max},               {"min", f_min},
-      {"reject", f_reject},   {"rejectattr", f_rejectattr}, {"replace", f_replace},     {"reverse", f_reverse},
-      {"round", f_round},     {"safe", f_safe},           {"select", f_select},         {"selectattr", f_selectattr},
-      {"sort", f_sort},       {"string", f_string},       {"sum", f_sum},               {"title", f_title},
-      {"tojson", f_tojson},   {"trim", f_trim},           {"unique", f_unique},         {"upper", f_upper},
+      {"abs", f_abs},
+      {"attr", f_attr},
+      {"capitalize", f_capitalize},
+      {"count", f_length},
+      {"d", f_default},
+      {"default", f_default},
+      {"dictsort", f_dictsort},
+      {"e", f_escape},
+      {"escape", f_escape},
+      {"first", f_first},
+      {"float", f_float},
+      {"forceescape", f_escape},
+      {"format", f_format},
+      {"indent", f_indent},
+      {"int", f_int},
+      {"items", f_items},
+      {"join", f_join},
+      {"last", f_last},
+      {"length", f_length},
+      {"list", f_list},
+      {"lower", f_lower},
+      {"map", f_map},
+      {"max", f_max},
+      {"min", f_min},
+      {"reject", f_reject},
+      {"rejectattr", f_rejectattr},
+      {"replace", f_replace},
+      {"reverse", f_reverse},
+      {"round", f_round},
+      {"safe", f_safe},
+      {"select", f_select},
+      {"selectattr", f_selectattr},
+      {"sort", f_sort},
+      {"string", f_string},
+      {"sum", f_sum},
+      {"title", f_title},
+      {"tojson", f_tojson},
+      {"trim", f_trim},
+      {"unique", f_unique},
+      {"upper", f_upper},
       {"wordcount", f_wordcount},
   };
   return table;
@@ -410,16 +459,45 @@ bool t_sameas(const Value& v, Args& a) {
 
 const std::map<std::string, TestFn, std::less<>>& tests() {
   static const std::map<std::string, TestFn, std::less<>> table = {
-      {"defined", t_defined},   {"undefined", t_undefined}, {"none", t_none},       {"boolean", t_boolean},
-      {"true", t_true},         {"false", t_false},         {"integer", t_integer}, {"float", t_float},
-      {"number", t_number},     {"string", t_string},       {"mapping", t_mapping}, {"iterable", t_iterable},
-      {"sequence", t_iterable}, {"callable", t_callable},   {"escaped", t_escaped}, {"odd", t_odd},
-      {"even", t_even},         {"divisibleby", t_divisibleby}, {"eq", t_eq},       {"equalto", t_eq},
-      {"==", t_eq},             {"ne", t_ne},               {"!=", t_ne},           {"lt", t_lt},
-      {"lessthan", t_lt},       {"<", t_lt},                {"le", t_le},           {"<=", t_le},
-      {"gt", t_gt},             {"greaterthan", t_gt},      {">", t_gt},            {"ge", t_ge},
-      {">=", t_ge},             {"in", t_in},               {"lower", t_lower},     {"upper", t_upper},
-      {"filter", t_filter},     {"test", t_test},           {"sameas", t_sameas},
+      {"defined", t_defined},
+      {"undefined", t_undefined},
+      {"none", t_none},
+      {"boolean", t_boolean},
+      {"true", t_true},
+      {"false", t_false},
+      {"integer", t_integer},
+      {"float", t_float},
+      {"number", t_number},
+      {"string", t_string},
+      {"mapping", t_mapping},
+      {"iterable", t_iterable},
+      {"sequence", t_iterable},
+      {"callable", t_callable},
+      {"escaped", t_escaped},
+      {"odd", t_odd},
+      {"even", t_even},
+      {"divisibleby", t_divisibleby},
+      {"eq", t_eq},
+      {"equalto", t_eq},
+      {"==", t_eq},
+      {"ne", t_ne},
+      {"!=", t_ne},
+      {"lt", t_lt},
+      {"lessthan", t_lt},
+      {"<", t_lt},
+      {"le", t_le},
+      {"<=", t_le},
+      {"gt", t_gt},
+      {"greaterthan", t_gt},
+      {">", t_gt},
+      {"ge", t_ge},
+      {">=", t_ge},
+      {"in", t_in},
+      {"lower", t_lower},
+      {"upper", t_upper},
+      {"filter", t_filter},
+      {"test", t_test},
+      {"sameas", t_sameas},
   };
   return table;
 }

@@ -180,9 +180,9 @@ class Lexer {
     } else if (c == '\'' || c == '"') {
       lex_string();
     } else {
-      static const std::array<const char*, 26> ops = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/",
-                                                     "%",  "~",  "<",  ">",  "=",  ".", ",", ":", "|", "(",
-                                                     ")",  "[",  "]",  "{",  "}",  ";"};
+      static const std::array<const char*, 26> ops = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*",
+                                                      "/",  "%",  "~",  "<",  ">",  "=",  ".", ",", ":",
+                                                      "|",  "(",  ")",  "[",  "]",  "{",  "}", ";"};
       for (const char* op : ops) {
         if (src_.compare(pos_, std::char_traits<char>::length(op), op) == 0) {
           std::string s = op;
@@ -250,21 +250,50 @@ class Lexer {
       }
       char e = src_[pos_++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'v': out += '\v'; break;
-        case 'a': out += '\a'; break;
-        case '0': out += '\0'; break;
-        case '\\': out += '\\'; break;
-        case '\'': out += '\''; break;
-        case '"': out += '"'; break;
-        case '\n': break;
-        case 'x': out += hex_escape(2, start); break;
-        case 'u': out += hex_escape(4, start); break;
-        case 'U': out += hex_escape(8, start); break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case 'a':
+          out += '\a';
+          break;
+        case '0':
+          out += '\0';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '\'':
+          out += '\'';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case '\n':
+          break;
+        case 'x':
+          out += hex_escape(2, start);
+          break;
+        case 'u':
+          out += hex_escape(4, start);
+          break;
+        case 'U':
+          out += hex_escape(8, start);
+          break;
         default:
           out += '\\';
           out += e;
@@ -281,7 +310,8 @@ class Lexer {
     for (size_t i = 0; i < n; ++i) {
       char h = src_[pos_ + i];
       if (!std::isxdigit(static_cast<unsigned char>(h))) fail(start, "bad \\x/\\u escape in string");
-      cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+      cp = cp * 16 +
+           static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
     }
     if (cp > 0x10FFFF) fail(start, "escape beyond U+10FFFF in string");
     pos_ += n;

@@ -49,9 +49,7 @@ class Parser {
     if (i_ < t_.size() - 1) ++i_;
     return tok;
   }
-  bool is_op(const char* op, size_t ahead = 0) const {
-    return peek(ahead).kind == Tok::Op && peek(ahead).text == op;
-  }
+  bool is_op(const char* op, size_t ahead = 0) const { return peek(ahead).kind == Tok::Op && peek(ahead).text == op; }
   bool is_name(const char* name, size_t ahead = 0) const {
     return peek(ahead).kind == Tok::Name && peek(ahead).text == name;
   }
@@ -122,7 +120,8 @@ class Parser {
           break;
         }
         case Tok::End:
-          if (ends.size() != 0) fail(tok.pos, "unexpected end of template, expected '" + std::string(*ends.begin()) + "'");
+          if (ends.size() != 0)
+            fail(tok.pos, "unexpected end of template, expected '" + std::string(*ends.begin()) + "'");
           return "";
         default:
           fail(tok.pos, "unexpected " + describe(tok));

@@ -240,7 +240,8 @@ std::string py_lower(const std::string& s) {
 }
 
 std::string py_title(const std::string& s) {
-  return map_codepoints(s, [](uint32_t c, size_t, bool prev_cased) { return prev_cased ? to_lower_cp(c) : to_upper_cp(c); });
+  return map_codepoints(
+      s, [](uint32_t c, size_t, bool prev_cased) { return prev_cased ? to_lower_cp(c) : to_upper_cp(c); });
 }
 
 std::string py_capitalize(const std::string& s) {
@@ -311,11 +312,13 @@ Value string_method(const Value& self, const std::string& name) {
   using A = Args;
   if (name == "startswith" || name == "endswith") {
     bool start = name == "startswith";
-    return method(self, name, [start](const std::string& s, A& a) { return Value(affix_match(s, a.get(0, "", Value()), start)); });
+    return method(self, name,
+                  [start](const std::string& s, A& a) { return Value(affix_match(s, a.get(0, "", Value()), start)); });
   }
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     StripSide side = name == "strip" ? StripSide::Both : name == "lstrip" ? StripSide::Left : StripSide::Right;
-    return method(self, name, [side](const std::string& s, A& a) { return Value(py_strip(s, a.get(0, "chars", Value()), side)); });
+    return method(self, name,
+                  [side](const std::string& s, A& a) { return Value(py_strip(s, a.get(0, "chars", Value()), side)); });
   }
   if (name == "split" || name == "rsplit") {
     bool right = name == "rsplit";
@@ -328,7 +331,8 @@ Value string_method(const Value& self, const std::string& name) {
     return method(self, name, [](const std::string& s, A& a) {
       const Value& count = a.get(2, "count", Value(int64_t{-1}));
       return Value(py_replace(s, need_string(a.get(0, "old", Value()), "replace arg"),
-                              need_string(a.get(1, "new", Value()), "replace arg"), count.is_int() ? count.as_int() : -1));
+                              need_string(a.get(1, "new", Value()), "replace arg"),
+                              count.is_int() ? count.as_int() : -1));
     });
   }
   if (name == "upper") return method(self, name, [](const std::string& s, A&) { return Value(py_upper(s)); });
@@ -362,10 +366,14 @@ Value string_method(const Value& self, const std::string& name) {
       return Value(std::move(out));
     });
   }
-  if (name == "isdigit") return method(self, name, [](const std::string& s, A&) { return Value(all_chars(s, ::isdigit)); });
-  if (name == "isalpha") return method(self, name, [](const std::string& s, A&) { return Value(all_chars(s, ::isalpha)); });
-  if (name == "isalnum") return method(self, name, [](const std::string& s, A&) { return Value(all_chars(s, ::isalnum)); });
-  if (name == "isspace") return method(self, name, [](const std::string& s, A&) { return Value(all_chars(s, ::isspace)); });
+  if (name == "isdigit")
+    return method(self, name, [](const std::string& s, A&) { return Value(all_chars(s, ::isdigit)); });
+  if (name == "isalpha")
+    return method(self, name, [](const std::string& s, A&) { return Value(all_chars(s, ::isalpha)); });
+  if (name == "isalnum")
+    return method(self, name, [](const std::string& s, A&) { return Value(all_chars(s, ::isalnum)); });
+  if (name == "isspace")
+    return method(self, name, [](const std::string& s, A&) { return Value(all_chars(s, ::isspace)); });
   if (name == "islower" || name == "isupper") {
     bool lower = name == "islower";
     return method(self, name, [lower](const std::string& s, A&) {

@@ -318,7 +318,7 @@ const Value* Args::find_kw(std::string_view name) const {
   return nullptr;
 }
 
-const Value& Args::get(size_t index, std::string_view name, const Value& fallback) const {
+Value Args::get(size_t index, std::string_view name, const Value& fallback) const {
   if (index < pos.size()) return pos[index];
   const Value* v = find_kw(name);
   return v ? *v : fallback;
@@ -461,7 +461,8 @@ void to_json_impl(std::string& out, const Value& v, const JsonStyle& st, int dep
       }
       std::vector<const std::pair<std::string, Value>*> items;
       for (const auto& kv : v.dict().items) items.push_back(&kv);
-      if (st.sort_keys) std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->first < b->first; });
+      if (st.sort_keys)
+        std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->first < b->first; });
       out += '{';
       for (size_t i = 0; i < items.size(); ++i) {
         if (i) out += st.item_sep;

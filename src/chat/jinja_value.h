@@ -35,13 +35,13 @@ class Value {
   Value() = default;  // undefined
   static Value undefined(std::string hint = {});
   static Value none();
-  Value(bool b);                  // NOLINT(google-explicit-constructor): literals read naturally
-  Value(int64_t i);               // NOLINT
+  Value(bool b);                                    // NOLINT(google-explicit-constructor): literals read naturally
+  Value(int64_t i);                                 // NOLINT
   Value(int i) : Value(static_cast<int64_t>(i)) {}  // NOLINT
-  Value(double d);                // NOLINT
-  Value(std::string s);           // NOLINT
-  Value(const char* s) : Value(std::string(s)) {}  // NOLINT
-  Value(List l);                  // NOLINT
+  Value(double d);                                  // NOLINT
+  Value(std::string s);                             // NOLINT
+  Value(const char* s) : Value(std::string(s)) {}   // NOLINT
+  Value(List l);                                    // NOLINT
   Value(std::shared_ptr<List> l);
   Value(std::shared_ptr<Dict> d);
   static Value tuple(List l);  // a list that prints as Python prints a tuple: (1, 'a')
@@ -62,8 +62,8 @@ class Value {
   const void* identity() const { return fn_.get(); }  // callables: equal when the same function object
 
   bool as_bool() const { return b_; }
-  int64_t as_int() const;  // Int or Bool
-  double as_float() const;  // any number
+  int64_t as_int() const;                        // Int or Bool
+  double as_float() const;                       // any number
   const std::string& str() const { return s_; }  // String; for Undefined the hint ("'x' is undefined")
   List& list() const { return *list_; }
   Dict& dict() const { return *dict_; }
@@ -116,7 +116,7 @@ struct Args {
   List pos;
   std::vector<std::pair<std::string, Value>> kw;
   // The argument at `index` or named `name`, else `fallback`.
-  const Value& get(size_t index, std::string_view name, const Value& fallback) const;
+  Value get(size_t index, std::string_view name, const Value& fallback) const;  // a copy: fallback may be a temporary
   const Value* find_kw(std::string_view name) const;
 };
 

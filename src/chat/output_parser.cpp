@@ -99,7 +99,8 @@ OutputDelta OutputParser::push(std::string_view text) {
       if (p < at) at = p, which = t;
     }
     if (at == std::string_view::npos) {
-      size_t keep = in_reasoning_ ? partial_tag_len(rest, {kThinkClose}) : partial_tag_len(rest, {kThinkOpen, kToolOpen});
+      size_t keep =
+          in_reasoning_ ? partial_tag_len(rest, {kThinkClose}) : partial_tag_len(rest, {kThinkOpen, kToolOpen});
       keep += trailing_ws_len(rest.substr(0, rest.size() - keep));
       emit(rest.substr(0, rest.size() - keep), false);
       held_ = rest.substr(rest.size() - keep);

@@ -34,9 +34,9 @@ class OutputParser {
  private:
   bool in_reasoning_;
   bool in_tool_call_ = false;
-  std::string held_;       // possible start of a tag, and trailing whitespace that a tag may make redundant
-  bool skip_ws_ = false;   // drop the whitespace that follows <think>, </think> and </tool_call>
-  std::string tool_buf_;   // body of the open <tool_call>
+  std::string held_;      // possible start of a tag, and trailing whitespace that a tag may make redundant
+  bool skip_ws_ = false;  // drop the whitespace that follows <think>, </think> and </tool_call>
+  std::string tool_buf_;  // body of the open <tool_call>
   std::vector<ToolCall> tool_calls_;
 };
 

@@ -47,12 +47,15 @@ std::string ChatTemplate::Impl::render(const Json& messages, const Json& tools, 
       {"tools", jinja::from_json(tools)},
       {"documents", Value::none()},
       {"add_generation_prompt", Value(false)},
-      {"raise_exception", Value::function("raise_exception", [](jinja::Args& a) -> Value {
-         throw TemplateError(a.pos.empty() ? std::string() : a.pos[0].to_str(), true);
-       })},
-      {"strftime_now", Value::function("strftime_now", [fn = strftime_now](jinja::Args& a) {
-         return Value(fn(a.get(0, "format", Value("")).to_str()));
-       })},
+      {"raise_exception", Value::function("raise_exception",
+                                          [](jinja::Args& a) -> Value {
+                                            throw TemplateError(a.pos.empty() ? std::string() : a.pos[0].to_str(),
+                                                                true);
+                                          })},
+      {"strftime_now", Value::function("strftime_now",
+                                       [fn = strftime_now](jinja::Args& a) {
+                                         return Value(fn(a.get(0, "format", Value("")).to_str()));
+                                       })},
   };
   if (!vars.is_null() && !vars.is_object()) throw TemplateError("template variables must be a JSON object", false);
   if (vars.is_object()) {

@@ -52,9 +52,7 @@ class Progress {
                  total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0, secs,
                  isatty(2) ? "" : "\n");
   }
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
 
  private:
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
@@ -89,7 +87,9 @@ void add_synth(CLI::App& app, Runner& run) {
   cmd->add_option("--size", a->opt.size, "Model size: 0.6b, 1.7b or 4b")
       ->required()
       ->check(CLI::Validator(
-          [](std::string& s) { return s == "0.6b" || s == "1.7b" || s == "4b" || s == "tiny" ? "" : "must be 0.6b, 1.7b or 4b"; },
+          [](std::string& s) {
+            return s == "0.6b" || s == "1.7b" || s == "4b" || s == "tiny" ? "" : "must be 0.6b, 1.7b or 4b";
+          },
           "0.6b|1.7b|4b"));
   cmd->add_option("--type", a->type, "Type of the weight matrices (norms stay f32)")
       ->check(CLI::IsMember({"q8_0", "q4_0", "f16"}))

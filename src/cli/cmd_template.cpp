@@ -102,7 +102,8 @@ void add_template(CLI::App& app, Runner& run) {
   source->require_option(1);
   cmd->add_option("--messages", o->messages_file, "JSON file: [{\"role\": ..., \"content\": ...}, ...]")->required();
   cmd->add_option("--tools", o->tools_file, "JSON file: the tools array (OpenAI function schemas)");
-  cmd->add_option("--var", o->vars, "Template variable NAME=JSON (repeatable), e.g. enable_thinking=false, "
+  cmd->add_option("--var", o->vars,
+                  "Template variable NAME=JSON (repeatable), e.g. enable_thinking=false, "
                   "add_generation_prompt=false");
   cmd->callback([&run, o] { run = [o] { return run_template(*o); }; });
 }

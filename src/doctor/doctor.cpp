@@ -11,10 +11,14 @@ namespace fs = std::filesystem;
 
 const char* verdict_name(Verdict v) {
   switch (v) {
-    case Verdict::ok: return "ok";
-    case Verdict::info: return "info";
-    case Verdict::warn: return "warn";
-    case Verdict::fail: return "fail";
+    case Verdict::ok:
+      return "ok";
+    case Verdict::info:
+      return "info";
+    case Verdict::warn:
+      return "warn";
+    case Verdict::fail:
+      return "fail";
   }
   return "?";
 }

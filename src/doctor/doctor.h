@@ -15,7 +15,7 @@ struct Check {
   std::string name;   // "cpu", "governor", "npu-driver", ...
   std::string value;  // what was found
   Verdict verdict = Verdict::ok;
-  std::string fix;    // what to do when not ok
+  std::string fix;  // what to do when not ok
 };
 
 struct Options {

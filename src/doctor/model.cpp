@@ -68,13 +68,14 @@ void check_rkllm_model(const std::string& path, const std::vector<RuntimeFile>& 
     }
     if (r.version->same_minor(*toolkit) && c.verdict == Verdict::fail) {
       c = {"model-runtime", "only runtime " + r.version->text + " for toolkit " + toolkit->text, Verdict::warn,
-           "answers may be empty or wrong: install runtime " + toolkit->text + " (rknn-llm release " +
-               toolkit->text + ") beside it, e.g. DIR/" + toolkit->text + "/librkllmrt.so with --rkllm-lib-dir DIR"};
+           "answers may be empty or wrong: install runtime " + toolkit->text + " (rknn-llm release " + toolkit->text +
+               ") beside it, e.g. DIR/" + toolkit->text + "/librkllmrt.so with --rkllm-lib-dir DIR"};
     }
   }
   if (c.verdict == Verdict::fail) {
     c.value = "no runtime for toolkit " + toolkit->text;
-    c.fix = "install librkllmrt.so of rknn-llm release " + toolkit->text + " (or convert the model with the "
+    c.fix = "install librkllmrt.so of rknn-llm release " + toolkit->text +
+            " (or convert the model with the "
             "toolkit of an installed runtime)";
   }
   out.push_back(c);

@@ -19,7 +19,8 @@ std::string check_soc(const Sysroot& root, std::vector<Check>& out) {
   std::replace(compat.begin(), compat.end(), '\0', ' ');
   const auto pos = compat.find("rockchip,rk");
   if (pos == std::string::npos) {
-    out.push_back({"soc", compat.empty() ? "not a Rockchip board (no device tree)" : "not a Rockchip board (" + compat + ")",
+    out.push_back({"soc",
+                   compat.empty() ? "not a Rockchip board (no device tree)" : "not a Rockchip board (" + compat + ")",
                    Verdict::info, "no NPU: .rkllm models need a Rockchip board; GGUF models run on the CPU engine"});
     return "";
   }

@@ -31,8 +31,8 @@ bool has_word(const std::string& words, const std::string& w) {
 }
 
 std::string arm_core_name(const std::string& part) {
-  static const std::map<std::string, std::string> parts = {{"0xd03", "Cortex-A53"}, {"0xd05", "Cortex-A55"},
-                                                           {"0xd08", "Cortex-A72"}, {"0xd0b", "Cortex-A76"}};
+  static const std::map<std::string, std::string> parts = {
+      {"0xd03", "Cortex-A53"}, {"0xd05", "Cortex-A55"}, {"0xd08", "Cortex-A72"}, {"0xd0b", "Cortex-A76"}};
   const auto it = parts.find(part);
   return it == parts.end() ? "Arm core " + part : it->second;
 }
@@ -146,8 +146,7 @@ void check_governors(const Sysroot& root, bool rockchip, std::vector<Check>& out
     Check c{"governor", "cpus " + root.read(kCpufreq + "/" + policy + "/related_cpus") + ": " + gov, Verdict::ok, ""};
     if (gov != "performance") {
       c.verdict = slow;
-      c.fix = "clocks scale down under load (far below published speed); pin them: echo performance | sudo tee " +
-              file;
+      c.fix = "clocks scale down under load (far below published speed); pin them: echo performance | sudo tee " + file;
     }
     out.push_back(c);
   }

@@ -19,16 +19,16 @@ struct TypeTraits {
 
 // Indexed by ggml type id (ggml.h, GGML_TYPE_COUNT == 40).
 constexpr std::array<TypeTraits, internal::kTypeCount> kTypes = {{
-    {"f32", 1, 4, true},        {"f16", 1, 2, true},        {"q4_0", 32, 18, true},     {"q4_1", 32, 20, true},
-    {nullptr, 0, 0, false},     {nullptr, 0, 0, false},     {"q5_0", 32, 22, false},    {"q5_1", 32, 24, false},
-    {"q8_0", 32, 34, true},     {"q8_1", 32, 36, false},    {"q2_K", 256, 84, false},   {"q3_K", 256, 110, false},
-    {"q4_K", 256, 144, true},   {"q5_K", 256, 176, true},   {"q6_K", 256, 210, true},   {"q8_K", 256, 292, false},
+    {"f32", 1, 4, true},         {"f16", 1, 2, true},        {"q4_0", 32, 18, true},      {"q4_1", 32, 20, true},
+    {nullptr, 0, 0, false},      {nullptr, 0, 0, false},     {"q5_0", 32, 22, false},     {"q5_1", 32, 24, false},
+    {"q8_0", 32, 34, true},      {"q8_1", 32, 36, false},    {"q2_K", 256, 84, false},    {"q3_K", 256, 110, false},
+    {"q4_K", 256, 144, true},    {"q5_K", 256, 176, true},   {"q6_K", 256, 210, true},    {"q8_K", 256, 292, false},
     {"iq2_xxs", 256, 66, false}, {"iq2_xs", 256, 74, false}, {"iq3_xxs", 256, 98, false}, {"iq1_s", 256, 50, false},
-    {"iq4_nl", 32, 18, false},  {"iq3_s", 256, 110, false}, {"iq2_s", 256, 82, false},  {"iq4_xs", 256, 136, false},
-    {"i8", 1, 1, false},        {"i16", 1, 2, false},       {"i32", 1, 4, false},       {"i64", 1, 8, false},
-    {"f64", 1, 8, false},       {"iq1_m", 256, 56, false},  {"bf16", 1, 2, true},       {nullptr, 0, 0, false},
-    {nullptr, 0, 0, false},     {nullptr, 0, 0, false},     {"tq1_0", 256, 54, false},  {"tq2_0", 256, 66, false},
-    {nullptr, 0, 0, false},     {nullptr, 0, 0, false},     {nullptr, 0, 0, false},     {"mxfp4", 32, 17, false},
+    {"iq4_nl", 32, 18, false},   {"iq3_s", 256, 110, false}, {"iq2_s", 256, 82, false},   {"iq4_xs", 256, 136, false},
+    {"i8", 1, 1, false},         {"i16", 1, 2, false},       {"i32", 1, 4, false},        {"i64", 1, 8, false},
+    {"f64", 1, 8, false},        {"iq1_m", 256, 56, false},  {"bf16", 1, 2, true},        {nullptr, 0, 0, false},
+    {nullptr, 0, 0, false},      {nullptr, 0, 0, false},     {"tq1_0", 256, 54, false},   {"tq2_0", 256, 66, false},
+    {nullptr, 0, 0, false},      {nullptr, 0, 0, false},     {nullptr, 0, 0, false},      {"mxfp4", 32, 17, false},
 }};
 
 const TypeTraits* traits(TensorType t) {
@@ -37,7 +37,7 @@ const TypeTraits* traits(TensorType t) {
 }
 
 const char* value_type_name(ValueType t) {
-  static constexpr std::array<const char*, 13> names = {"u8",  "i8",   "u16",    "i16",   "u32", "i32", "f32",
+  static constexpr std::array<const char*, 13> names = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                                         "bool", "string", "array", "u64", "i64", "f64"};
   auto id = static_cast<uint32_t>(t);
   return id < names.size() ? names[id] : "invalid";

@@ -110,7 +110,8 @@ class Parser {
   std::string read_string(const char* what, uint64_t cap) {
     const uint64_t at = pos_;
     const auto n = read<uint64_t>(what);
-    if (n > cap) fail_at(std::string(what) + " length " + std::to_string(n) + " exceeds the limit " + std::to_string(cap), at);
+    if (n > cap)
+      fail_at(std::string(what) + " length " + std::to_string(n) + " exceeds the limit " + std::to_string(cap), at);
     need(n, what);
     std::string s(reinterpret_cast<const char*>(b_.data() + pos_), n);
     pos_ += n;
@@ -128,19 +129,45 @@ class Parser {
     Value v;
     v.type = type;
     switch (type) {
-      case ValueType::U8: v.v = uint64_t{read<uint8_t>("u8 value")}; break;
-      case ValueType::I8: v.v = int64_t{read<int8_t>("i8 value")}; break;
-      case ValueType::U16: v.v = uint64_t{read<uint16_t>("u16 value")}; break;
-      case ValueType::I16: v.v = int64_t{read<int16_t>("i16 value")}; break;
-      case ValueType::U32: v.v = uint64_t{read<uint32_t>("u32 value")}; break;
-      case ValueType::I32: v.v = int64_t{read<int32_t>("i32 value")}; break;
-      case ValueType::U64: v.v = read<uint64_t>("u64 value"); break;
-      case ValueType::I64: v.v = read<int64_t>("i64 value"); break;
-      case ValueType::F32: v.v = static_cast<double>(read<float>("f32 value")); break;
-      case ValueType::F64: v.v = read<double>("f64 value"); break;
-      case ValueType::BOOL: v.v = read_bool(); break;
-      case ValueType::STRING: v.v = read_string("string value", kMaxStringLen); break;
-      case ValueType::ARRAY: read_array(v, depth); break;
+      case ValueType::U8:
+        v.v = uint64_t{read<uint8_t>("u8 value")};
+        break;
+      case ValueType::I8:
+        v.v = int64_t{read<int8_t>("i8 value")};
+        break;
+      case ValueType::U16:
+        v.v = uint64_t{read<uint16_t>("u16 value")};
+        break;
+      case ValueType::I16:
+        v.v = int64_t{read<int16_t>("i16 value")};
+        break;
+      case ValueType::U32:
+        v.v = uint64_t{read<uint32_t>("u32 value")};
+        break;
+      case ValueType::I32:
+        v.v = int64_t{read<int32_t>("i32 value")};
+        break;
+      case ValueType::U64:
+        v.v = read<uint64_t>("u64 value");
+        break;
+      case ValueType::I64:
+        v.v = read<int64_t>("i64 value");
+        break;
+      case ValueType::F32:
+        v.v = static_cast<double>(read<float>("f32 value"));
+        break;
+      case ValueType::F64:
+        v.v = read<double>("f64 value");
+        break;
+      case ValueType::BOOL:
+        v.v = read_bool();
+        break;
+      case ValueType::STRING:
+        v.v = read_string("string value", kMaxStringLen);
+        break;
+      case ValueType::ARRAY:
+        read_array(v, depth);
+        break;
     }
     return v;
   }
@@ -158,7 +185,8 @@ class Parser {
     v.elem_type = read_value_type("array element type");
     const uint64_t at = pos_;
     const auto n = read<uint64_t>("array length");
-    if (n > kMaxArrayLen) fail_at("array length " + std::to_string(n) + " exceeds the limit " + std::to_string(kMaxArrayLen), at);
+    if (n > kMaxArrayLen)
+      fail_at("array length " + std::to_string(n) + " exceeds the limit " + std::to_string(kMaxArrayLen), at);
     if (n > left() / min_encoded_size(v.elem_type)) {
       fail_at("truncated file: array of " + std::to_string(n) + " " + internal::value_type_name(v.elem_type) +
                   " does not fit in the " + std::to_string(left()) + " bytes left",
@@ -232,9 +260,9 @@ void read_tensor_info(Parser& p, TensorInfo& t, uint32_t alignment) {
   at = p.pos();
   t.offset = p.read<uint64_t>("tensor data offset");
   if (t.offset % alignment != 0) {
-    p.fail_at("data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-                  std::to_string(alignment),
-              at);
+    p.fail_at(
+        "data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(alignment),
+        at);
   }
 }
 
@@ -263,7 +291,8 @@ uint32_t checked_alignment(Parser& p, const Value* v) {
   if (!v) return internal::kDefaultAlignment;
   p.set_context(std::string("key '") + internal::kAlignmentKey + "'");
   const auto* u = std::get_if<uint64_t>(&v->v);
-  if (v->type != ValueType::U32 || !u) p.fail(std::string("alignment must be u32, not ") + internal::value_type_name(v->type));
+  if (v->type != ValueType::U32 || !u)
+    p.fail(std::string("alignment must be u32, not ") + internal::value_type_name(v->type));
   if (*u == 0 || !std::has_single_bit(*u)) p.fail("alignment " + std::to_string(*u) + " is not a power of two");
   return static_cast<uint32_t>(*u);
 }

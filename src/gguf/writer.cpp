@@ -73,18 +73,42 @@ const Alt& get_alt(const std::string& key, const Value& v) {
 void put_value(Buffer& b, const std::string& key, ValueType type, const Value& v) {
   if (v.type != type) bad_value(key, "array element type differs from the array's element type");
   switch (type) {
-    case ValueType::U8: b.put(static_cast<uint8_t>(get_alt<uint64_t>(key, v))); break;
-    case ValueType::I8: b.put(static_cast<int8_t>(get_alt<int64_t>(key, v))); break;
-    case ValueType::U16: b.put(static_cast<uint16_t>(get_alt<uint64_t>(key, v))); break;
-    case ValueType::I16: b.put(static_cast<int16_t>(get_alt<int64_t>(key, v))); break;
-    case ValueType::U32: b.put(static_cast<uint32_t>(get_alt<uint64_t>(key, v))); break;
-    case ValueType::I32: b.put(static_cast<int32_t>(get_alt<int64_t>(key, v))); break;
-    case ValueType::U64: b.put(get_alt<uint64_t>(key, v)); break;
-    case ValueType::I64: b.put(get_alt<int64_t>(key, v)); break;
-    case ValueType::F32: b.put(static_cast<float>(get_alt<double>(key, v))); break;
-    case ValueType::F64: b.put(get_alt<double>(key, v)); break;
-    case ValueType::BOOL: b.put(static_cast<uint8_t>(get_alt<bool>(key, v))); break;
-    case ValueType::STRING: b.put_string(get_alt<std::string>(key, v)); break;
+    case ValueType::U8:
+      b.put(static_cast<uint8_t>(get_alt<uint64_t>(key, v)));
+      break;
+    case ValueType::I8:
+      b.put(static_cast<int8_t>(get_alt<int64_t>(key, v)));
+      break;
+    case ValueType::U16:
+      b.put(static_cast<uint16_t>(get_alt<uint64_t>(key, v)));
+      break;
+    case ValueType::I16:
+      b.put(static_cast<int16_t>(get_alt<int64_t>(key, v)));
+      break;
+    case ValueType::U32:
+      b.put(static_cast<uint32_t>(get_alt<uint64_t>(key, v)));
+      break;
+    case ValueType::I32:
+      b.put(static_cast<int32_t>(get_alt<int64_t>(key, v)));
+      break;
+    case ValueType::U64:
+      b.put(get_alt<uint64_t>(key, v));
+      break;
+    case ValueType::I64:
+      b.put(get_alt<int64_t>(key, v));
+      break;
+    case ValueType::F32:
+      b.put(static_cast<float>(get_alt<double>(key, v)));
+      break;
+    case ValueType::F64:
+      b.put(get_alt<double>(key, v));
+      break;
+    case ValueType::BOOL:
+      b.put(static_cast<uint8_t>(get_alt<bool>(key, v)));
+      break;
+    case ValueType::STRING:
+      b.put_string(get_alt<std::string>(key, v));
+      break;
     case ValueType::ARRAY: {
       const auto& arr = get_alt<std::shared_ptr<Array>>(key, v);
       if (!arr) bad_value(key, "null array");
@@ -93,19 +117,22 @@ void put_value(Buffer& b, const std::string& key, ValueType type, const Value& v
       for (const Value& e : *arr) put_value(b, key, v.elem_type, e);
       break;
     }
-    default: bad_value(key, "invalid value type");
+    default:
+      bad_value(key, "invalid value type");
   }
 }
 
 // Bytes of a tensor of `type` and shape `ne`, validating what ggml would refuse to load.
 uint64_t tensor_bytes(const std::string& name, TensorType type, const std::vector<int64_t>& ne) {
   auto fail = [&](const std::string& why) -> uint64_t { throw Error("gguf writer: tensor '" + name + "': " + why); };
-  if (name.empty() || name.size() > kMaxTensorName) return fail("name must have 1.." + std::to_string(kMaxTensorName) + " characters");
+  if (name.empty() || name.size() > kMaxTensorName)
+    return fail("name must have 1.." + std::to_string(kMaxTensorName) + " characters");
   if (!internal::is_known(type)) return fail("unknown tensor type id " + std::to_string(static_cast<uint32_t>(type)));
   if (ne.empty() || ne.size() > internal::kMaxDims) return fail("needs 1..4 dimensions");
   uint64_t n = 1;
   for (int64_t d : ne) {
-    if (d < 0 || (d != 0 && n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / static_cast<uint64_t>(d))) {
+    if (d < 0 ||
+        (d != 0 && n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / static_cast<uint64_t>(d))) {
       return fail("invalid shape");
     }
     n *= static_cast<uint64_t>(d);
@@ -154,9 +181,7 @@ class OutFile {
   }
 
  private:
-  [[noreturn]] void fail(const char* what) const {
-    throw Error(path_ + ": " + what + ": " + std::strerror(errno));
-  }
+  [[noreturn]] void fail(const char* what) const { throw Error(path_ + ": " + what + ": " + std::strerror(errno)); }
   std::string path_, tmp_;
   int fd_ = -1;
   uint64_t written_ = 0;
@@ -179,14 +204,17 @@ void Writer::set_value(const std::string& key, const Value& v) {
 void Writer::set_string(const std::string& key, const std::string& v) { set_value(key, scalar(ValueType::STRING, v)); }
 void Writer::set_u32(const std::string& key, uint32_t v) { set_value(key, scalar(ValueType::U32, uint64_t{v})); }
 void Writer::set_i32(const std::string& key, int32_t v) { set_value(key, scalar(ValueType::I32, int64_t{v})); }
-void Writer::set_f32(const std::string& key, float v) { set_value(key, scalar(ValueType::F32, static_cast<double>(v))); }
+void Writer::set_f32(const std::string& key, float v) {
+  set_value(key, scalar(ValueType::F32, static_cast<double>(v)));
+}
 void Writer::set_bool(const std::string& key, bool v) { set_value(key, scalar(ValueType::BOOL, v)); }
 
 void Writer::set_string_array(const std::string& key, const std::vector<std::string>& v) {
   set_value(key, array_value(ValueType::STRING, v, [](const std::string& s) { return scalar(ValueType::STRING, s); }));
 }
 void Writer::set_f32_array(const std::string& key, const std::vector<float>& v) {
-  set_value(key, array_value(ValueType::F32, v, [](float x) { return scalar(ValueType::F32, static_cast<double>(x)); }));
+  set_value(key,
+            array_value(ValueType::F32, v, [](float x) { return scalar(ValueType::F32, static_cast<double>(x)); }));
 }
 void Writer::set_i32_array(const std::string& key, const std::vector<int32_t>& v) {
   set_value(key, array_value(ValueType::I32, v, [](int32_t x) { return scalar(ValueType::I32, int64_t{x}); }));
@@ -199,9 +227,8 @@ void Writer::add_tensor(const std::string& name, TensorType type, std::vector<in
                 std::to_string(data.size()));
   }
   auto shared = std::make_shared<const std::vector<uint8_t>>(std::move(data));
-  add_tensor(name, type, std::move(ne), [shared](std::span<uint8_t> dst) {
-    std::memcpy(dst.data(), shared->data(), dst.size());
-  });
+  add_tensor(name, type, std::move(ne),
+             [shared](std::span<uint8_t> dst) { std::memcpy(dst.data(), shared->data(), dst.size()); });
 }
 
 void Writer::add_tensor(const std::string& name, TensorType type, std::vector<int64_t> ne,

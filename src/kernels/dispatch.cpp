@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 
 #include "kernels/kernel_table.h"
 
@@ -58,7 +59,7 @@ const IsaInfo& find_isa(const std::string& name) {
   }
   std::string known;
   for (const IsaInfo& isa : kIsas) known += std::string(known.empty() ? "" : ", ") + isa.name;
-  throw std::runtime_error("unknown ISA '" + name + "' for this build (available here: " + known + ")");
+  throw std::runtime_error("ISA '" + name + "' is not built for this architecture (this build has: " + known + ")");
 }
 
 const IsaInfo& best_isa() {
@@ -148,7 +149,12 @@ const KernelTable& kernel_table() {
   if (const KernelTable* t = state().current.load(std::memory_order_acquire)) return *t;
   // First use: a bad RKCHAT_ISA throws here (and again on the next call).
   const char* env = std::getenv("RKCHAT_ISA");
-  return use(env != nullptr && *env != '\0' ? find_isa(env) : best_isa());
+  if (env == nullptr || *env == '\0') return use(best_isa());
+  try {
+    return use(find_isa(env));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("RKCHAT_ISA: ") + e.what());
+  }
 }
 
 const char* active_isa() { return kernel_table().isa; }

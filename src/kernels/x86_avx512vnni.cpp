@@ -207,7 +207,7 @@ RK_INLINE void store_tile(const GemmArgs& g, int64_t r, int t, __m512 (&acc)[M][
 }
 
 // The quantized tile over prepared activations: 4 rows x 4 tokens keeps 16 accumulators and 12 weight registers
-// in the 32 zmm registers; activation groups are memory operands.
+// in the 32 zmm registers (Q4_1 has mins too: 3 rows); activation groups are memory operands.
 template <class W>
 struct QuantKernel {
   static constexpr int RM = W::kRows;

@@ -79,16 +79,23 @@ void encode_q4_0(const float* x, uint8_t* dst, int64_t n) {
 
 void encode_row(TensorType type, const float* x, uint8_t* dst, int64_t n) {
   switch (type) {
-    case TensorType::F32: std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float)); break;
+    case TensorType::F32:
+      std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
+      break;
     case TensorType::F16:
       for (int64_t i = 0; i < n; ++i) {
         const uint16_t h = kernels::fp32_to_fp16(x[i]);
         std::memcpy(dst + 2 * i, &h, sizeof h);
       }
       break;
-    case TensorType::Q8_0: encode_q8_0(x, dst, n); break;
-    case TensorType::Q4_0: encode_q4_0(x, dst, n); break;
-    default: throw std::invalid_argument(std::string("synth cannot encode ") + gguf::type_name(type));
+    case TensorType::Q8_0:
+      encode_q8_0(x, dst, n);
+      break;
+    case TensorType::Q4_0:
+      encode_q4_0(x, dst, n);
+      break;
+    default:
+      throw std::invalid_argument(std::string("synth cannot encode ") + gguf::type_name(type));
   }
 }
 
@@ -121,10 +128,14 @@ std::vector<TensorSpec> qwen3_tensors(const Qwen3Shape& s) {
 
 uint32_t file_type(TensorType t) {  // llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q8_0 = 7
   switch (t) {
-    case TensorType::F16: return 1;
-    case TensorType::Q4_0: return 2;
-    case TensorType::Q8_0: return 7;
-    default: throw std::invalid_argument(std::string("synth: unsupported --type ") + gguf::type_name(t));
+    case TensorType::F16:
+      return 1;
+    case TensorType::Q4_0:
+      return 2;
+    case TensorType::Q8_0:
+      return 7;
+    default:
+      throw std::invalid_argument(std::string("synth: unsupported --type ") + gguf::type_name(t));
   }
 }
 
@@ -231,9 +242,8 @@ void write_synth_model(const SynthOptions& opt, const std::string& path) {
     const TensorSpec& s = specs[i];
     const TensorType type = s.norm ? TensorType::F32 : opt.type;
     const uint64_t tensor_seed = mix(opt.seed, i + 1);
-    w.add_tensor(s.name, type, s.ne, [&filler, &s, type, tensor_seed](std::span<uint8_t> dst) {
-      filler.fill(s, type, tensor_seed, dst);
-    });
+    w.add_tensor(s.name, type, s.ne,
+                 [&filler, &s, type, tensor_seed](std::span<uint8_t> dst) { filler.fill(s, type, tensor_seed, dst); });
   }
   w.write(path);
 }

@@ -21,8 +21,11 @@ std::string with_spread(const Spread& s, int decimals) {
   return fmt::format("{:.{}f} ±{:.{}f}", s.median, decimals, (s.max - s.min) / 2, decimals);
 }
 
+// The file's name, not the model's: two quantizations of one model share general.name.
+std::string file_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
 Row row_of(const BenchResult& r) {
-  return {r.model,
+  return {file_name(r.file),
           std::to_string(r.threads),
           fmt::format("{:.2f}", r.load_s),
           with_spread(r.prefill_tok_s, 1),
@@ -57,7 +60,7 @@ double average(const std::vector<PromptRun>& runs, double PromptRun::*field) {
 }
 
 std::string prompt_section(const BenchResult& r) {
-  std::string out = fmt::format("### {} ({} threads)\n\n", r.model, r.threads);
+  std::string out = fmt::format("### {} ({} threads)\n\n", file_name(r.file), r.threads);
   out += markdown_row({"Prompt", "Tokens", "Time (s)", "Speed (tok/s)"}) + markdown_rule(4);
   int tokens = 0;
   for (const auto& p : r.prompt_runs) {
@@ -102,7 +105,7 @@ std::string bench_table(const std::vector<BenchResult>& results) {
   }
   for (const auto& r : results) {
     if (r.prompt_runs.empty()) continue;
-    out += fmt::format("\n{} ({} threads), realistic prompts:\n", r.model, r.threads);
+    out += fmt::format("\n{} ({} threads), realistic prompts:\n", file_name(r.file), r.threads);
     for (const auto& p : r.prompt_runs) {
       out += fmt::format("  {:>5} tokens  {:>7.2f} s  {:>7.2f} tok/s  {}\n", p.tokens, p.seconds, p.tok_s, p.prompt);
     }

@@ -53,6 +53,7 @@ std::vector<ModelEntry> list_models(const std::string& dir) {
 
 std::string default_models_dir() {
   if (const char* env = std::getenv("RKCHAT_MODELS_DIR"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/rkchat/models";
   const char* home = std::getenv("HOME");
   return std::string(home ? home : ".") + "/.cache/rkchat/models";
 }

@@ -18,7 +18,7 @@ struct ModelEntry {
 // Throws backends::Error when dir is not a readable folder.
 std::vector<ModelEntry> list_models(const std::string& dir);
 
-// $RKCHAT_MODELS_DIR, else ~/.cache/rkchat/models.
+// $RKCHAT_MODELS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/rkchat/models (where scripts/fetch-smollm2.sh puts SmolLM2).
 std::string default_models_dir();
 
 }  // namespace rkchat::runtime

@@ -98,7 +98,8 @@ TEST_P(RkllmContract, SystemPromptGoesThroughTheChatTemplate) {
 }
 
 TEST_P(RkllmContract, AbortMidAnswer) {
-  script({{"delay_ms", 20}, {"callback_thread", "worker"},
+  script({{"delay_ms", 20},
+          {"callback_thread", "worker"},
           {"turns", {{{"pieces", json::array()}, {"runaway", {{"text", " la"}, {"token", 5}, {"max", 500}}}}}}});
   auto b = load();
   auto c = b->start_conversation();
@@ -161,7 +162,9 @@ TEST_P(RkllmContract, SplitUtf8IsJoined) {
 }
 
 TEST_P(RkllmContract, EndOfAnswerGuardCutsARunaway) {
-  script({{"turns",
+  // Pieces 5 ms apart, as a runtime generates them: rkllm_abort lands long before the 300 extra ones are out.
+  script({{"delay_ms", 5},
+          {"turns",
            {{{"pieces", {{{"text", "Done."}, {"token", 9}}, {{"text", "<|im_end|>"}, {"token", 151645}}}},
              {"runaway", {{"text", " user: more"}, {"token", 77}, {"max", 300}}}}}}});
   auto b = load();
@@ -231,7 +234,9 @@ TEST_P(RkllmContract, TokenInputFeedsOnlyTheNewPart) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Abi, RkllmContract, ::testing::Values("1.2.1", "1.3.0"),
-                         [](const ::testing::TestParamInfo<std::string>& p) { return "v" + p.param.substr(0, 1) + p.param.substr(2, 1); });
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return "v" + p.param.substr(0, 1) + p.param.substr(2, 1);
+                         });
 
 class RkllmLoad : public testing::RkllmTest {};
 

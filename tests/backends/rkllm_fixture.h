@@ -24,8 +24,7 @@ class RkllmTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("rkllm_test_" + std::to_string(::getpid()) + "_" + info->name());
+    dir_ = std::filesystem::temp_directory_path() / ("rkllm_test_" + std::to_string(::getpid()) + "_" + info->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     log_ = (dir_ / "calls.jsonl").string();

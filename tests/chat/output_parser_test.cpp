@@ -98,9 +98,10 @@ TEST(OutputParser, HoldsBackOnlyWhatMayBeATag) {
 }
 
 TEST(OutputParser, ParsesToolCalls) {
-  Parsed r = run({"<think>\nNeed weather.\n</think>\n\nChecking.\n<tool_call>\n{\"name\": \"get_weather\", "
-                  "\"arguments\": {\"city\": \"Zürich\", \"days\": 2}}\n</tool_call>\n<tool_call>\n"
-                  "{\"name\": \"search\", \"arguments\": \"{\\\"q\\\": \\\"news\\\"}\"}\n</tool_call>"});
+  Parsed r =
+      run({"<think>\nNeed weather.\n</think>\n\nChecking.\n<tool_call>\n{\"name\": \"get_weather\", "
+           "\"arguments\": {\"city\": \"Zürich\", \"days\": 2}}\n</tool_call>\n<tool_call>\n"
+           "{\"name\": \"search\", \"arguments\": \"{\\\"q\\\": \\\"news\\\"}\"}\n</tool_call>"});
   EXPECT_EQ(r.reasoning, "Need weather.");
   EXPECT_EQ(r.content, "Checking.");
   ASSERT_EQ(r.calls.size(), 2u);
@@ -131,7 +132,8 @@ TEST(OutputParser, UnterminatedToolCall) {
 TEST(OutputParser, EverySplitPointGivesTheSameResult) {
   expect_split_invariant("<think>\nstep 1\nstep 2\n</think>\n\nAnswer: <b>42</b>\n");
   expect_split_invariant("\nstill thinking </think>\n\nok", /*in_reasoning=*/true);
-  expect_split_invariant("Sure.\n<tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": \"</tool\"}}\n</tool_call>\n"
-                         "<tool_call>{bad json}</tool_call> tail <thin");
+  expect_split_invariant(
+      "Sure.\n<tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": \"</tool\"}}\n</tool_call>\n"
+      "<tool_call>{bad json}</tool_call> tail <thin");
   expect_split_invariant("<think></think><tool_call>{\"name\":\"g\"}</tool_call>");
 }

@@ -33,8 +33,8 @@ inline bool render_untrusted(const std::string& source) {
   try {
     ChatTemplate tmpl(source);
     tmpl.set_strftime_now([](const std::string&) { return std::string("26 Jul 2024"); });
-    nlohmann::ordered_json vars = {{"add_generation_prompt", true}, {"enable_thinking", false},
-                                   {"bos_token", "<s>"}, {"eos_token", "</s>"}};
+    nlohmann::ordered_json vars = {
+        {"add_generation_prompt", true}, {"enable_thinking", false}, {"bos_token", "<s>"}, {"eos_token", "</s>"}};
     tmpl.render(conversation(), tools(), vars);
     return true;
   } catch (const TemplateError&) {

@@ -33,9 +33,10 @@ std::vector<std::string> seed_templates() {
   return seeds;
 }
 
-const std::array<const char*, 24> kTokens = {"{{", "}}", "{%", "%}", "{%-", "-%}", "{#", "#}", "endfor", "endif",
-                                             "(", ")", "[", "]", "|", " is ", " not ", "'", "\"", "loop.", "\\",
-                                             "{% for x in range(99999) %}", "ns.x = ns", "{{ m() }}"};
+const std::array<const char*, 24> kTokens = {
+    "{{",        "}}",       "{%", "%}", "{%-",  "-%}",   "{#", "#}", "endfor", "endif", "(",
+    ")",         "[",        "]",  "|",  " is ", " not ", "'",  "\"", "loop.",  "\\",    "{% for x in range(99999) %}",
+    "ns.x = ns", "{{ m() }}"};
 
 std::string mutate(std::string s, std::mt19937& rng) {
   auto pick = [&](size_t n) { return n == 0 ? 0 : std::uniform_int_distribution<size_t>(0, n - 1)(rng); };

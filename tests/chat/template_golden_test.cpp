@@ -39,7 +39,8 @@ std::vector<std::string> run_cases(const ordered_json& cases) {
   std::vector<std::string> failures;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
-    std::string label = "case " + std::to_string(i) + " (" + c.value("name", c.value("template", std::string("?"))) + ")";
+    std::string label =
+        "case " + std::to_string(i) + " (" + c.value("name", c.value("template", std::string("?"))) + ")";
     try {
       ChatTemplate tmpl(case_template(c));
       tmpl.set_strftime_now([](const std::string&) { return std::string("26 Jul 2024"); });

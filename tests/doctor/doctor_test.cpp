@@ -1,12 +1,12 @@
 // rkchat doctor on fake sysroots: an RK3588 board with clocks pinned and not, one without its NPU driver, and
 // an x86 machine.
+#include "doctor/doctor.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <cstdio>
-
-#include "doctor/doctor.h"
+#include <filesystem>
 
 namespace rkchat::doctor {
 namespace {
@@ -16,9 +16,8 @@ namespace fs = std::filesystem;
 class FakeRoot : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("doctor_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() / ("doctor_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
   }
   void TearDown() override { fs::remove_all(root_); }
@@ -35,15 +34,15 @@ class FakeRoot : public ::testing::Test {
     put("/proc/device-tree/compatible", std::string("radxa,rock-5b\0rockchip,rk3588\0", 30));
     std::string cpuinfo;
     for (int i = 0; i < 8; ++i) {
-      cpuinfo += "processor\t: " + std::to_string(i) + "\nFeatures\t: fp asimd aes crc32 asimddp\nCPU part\t: " +
-                 (i < 4 ? "0xd05" : "0xd0b") + "\n\n";
+      cpuinfo += "processor\t: " + std::to_string(i) +
+                 "\nFeatures\t: fp asimd aes crc32 asimddp\nCPU part\t: " + (i < 4 ? "0xd05" : "0xd0b") + "\n\n";
     }
     put("/proc/cpuinfo", cpuinfo);
     put("/proc/meminfo", "MemTotal:       16315204 kB\nMemAvailable:   15000000 kB\n");
     const std::string cf = "/sys/devices/system/cpu/cpufreq/";
-    for (const auto& [policy, cpus, freq] : {std::tuple("policy0", "0 1 2 3", "1800000"),
-                                             std::tuple("policy4", "4 5", "2352000"),
-                                             std::tuple("policy6", "6 7", "2352000")}) {
+    for (const auto& [policy, cpus, freq] :
+         {std::tuple("policy0", "0 1 2 3", "1800000"), std::tuple("policy4", "4 5", "2352000"),
+          std::tuple("policy6", "6 7", "2352000")}) {
       put(cf + policy + "/related_cpus", cpus);
       put(cf + policy + "/cpuinfo_max_freq", freq);
       put(cf + policy + "/scaling_governor", governor + "\n");
@@ -62,11 +61,19 @@ class FakeRoot : public ::testing::Test {
     o.rkllm_lib_dir = root_.string() + "/runtimes";
     return diagnose(o);
   }
-  static const Check* find(const Report& r, const std::string& name) {
+  static bool has(const Report& r, const std::string& name) {
     for (const auto& c : r.checks) {
-      if (c.name == name) return &c;
+      if (c.name == name) return true;
     }
-    return nullptr;
+    return false;
+  }
+  // The first check of that name (a failure, and an empty check, when there is none).
+  static Check find(const Report& r, const std::string& name) {
+    for (const auto& c : r.checks) {
+      if (c.name == name) return c;
+    }
+    ADD_FAILURE() << "no check named " << name;
+    return {};
   }
   static int count(const Report& r, const std::string& name, Verdict v) {
     int n = 0;
@@ -79,25 +86,23 @@ class FakeRoot : public ::testing::Test {
 TEST_F(FakeRoot, Rk3588Pinned) {
   rk3588("performance");
   const auto r = run();
-  ASSERT_TRUE(find(r, "soc"));
-  EXPECT_EQ(find(r, "soc")->value, "RK3588");
-  EXPECT_EQ(find(r, "npu-driver")->verdict, Verdict::ok);
+  EXPECT_EQ(find(r, "soc").value, "RK3588");
+  EXPECT_EQ(find(r, "npu-driver").verdict, Verdict::ok);
   EXPECT_EQ(count(r, "governor", Verdict::ok), 3);
-  EXPECT_EQ(find(r, "npu-governor")->verdict, Verdict::ok);
-  EXPECT_EQ(find(r, "isa")->value, "neon neon_dotprod");
-  EXPECT_NE(find(r, "cpu")->value.find("8 cores"), std::string::npos);
-  EXPECT_NE(find(r, "clusters")->value.find("3:"), std::string::npos);
-  EXPECT_EQ(find(r, "rkllm-runtime")->verdict, Verdict::warn);  // none installed on this board
+  EXPECT_EQ(find(r, "npu-governor").verdict, Verdict::ok);
+  EXPECT_EQ(find(r, "isa").value, "neon neon_dotprod");
+  EXPECT_NE(find(r, "cpu").value.find("8 cores"), std::string::npos);
+  EXPECT_NE(find(r, "clusters").value.find("3:"), std::string::npos);
+  EXPECT_EQ(find(r, "rkllm-runtime").verdict, Verdict::warn);  // none installed on this board
 }
 
 TEST_F(FakeRoot, Rk3588NotPinnedSaysHowToPin) {
   rk3588("ondemand");
   const auto r = run();
   EXPECT_EQ(count(r, "governor", Verdict::warn), 3);
-  const auto* npu = find(r, "npu-governor");
-  ASSERT_TRUE(npu);
-  EXPECT_EQ(npu->verdict, Verdict::warn);
-  EXPECT_NE(npu->fix.find("echo performance | sudo tee /sys/class/devfreq/fdab0000.npu/governor"), std::string::npos);
+  const auto npu = find(r, "npu-governor");
+  EXPECT_EQ(npu.verdict, Verdict::warn);
+  EXPECT_NE(npu.fix.find("echo performance | sudo tee /sys/class/devfreq/fdab0000.npu/governor"), std::string::npos);
   EXPECT_EQ(r.worst(), Verdict::warn);
   const std::string text = to_text(r);
   EXPECT_NE(text.find("fix: "), std::string::npos);
@@ -106,7 +111,7 @@ TEST_F(FakeRoot, Rk3588NotPinnedSaysHowToPin) {
 TEST_F(FakeRoot, NoNpuDriverFails) {
   rk3588("performance", false);
   const auto r = run();
-  EXPECT_EQ(find(r, "npu-driver")->verdict, Verdict::fail);
+  EXPECT_EQ(find(r, "npu-driver").verdict, Verdict::fail);
   EXPECT_EQ(r.worst(), Verdict::fail);
   EXPECT_EQ(to_json(r)["verdict"], "fail");
 }
@@ -114,20 +119,21 @@ TEST_F(FakeRoot, NoNpuDriverFails) {
 TEST_F(FakeRoot, OldDriverWarns) {
   rk3588("performance");
   put("/sys/kernel/debug/rknpu/version", "RKNPU driver: v0.9.6\n");
-  EXPECT_EQ(find(run(), "npu-driver")->verdict, Verdict::warn);
+  EXPECT_EQ(find(run(), "npu-driver").verdict, Verdict::warn);
 }
 
 TEST_F(FakeRoot, X86Machine) {
-  put("/proc/cpuinfo", "processor\t: 0\nmodel name\t: Fake Xeon\nflags\t\t: fpu sse2 avx2 fma f16c avx512f\n\n"
-                       "processor\t: 1\nmodel name\t: Fake Xeon\nflags\t\t: fpu sse2 avx2 fma f16c avx512f\n");
+  put("/proc/cpuinfo",
+      "processor\t: 0\nmodel name\t: Fake Xeon\nflags\t\t: fpu sse2 avx2 fma f16c avx512f\n\n"
+      "processor\t: 1\nmodel name\t: Fake Xeon\nflags\t\t: fpu sse2 avx2 fma f16c avx512f\n");
   put("/proc/meminfo", "MemTotal:       8000000 kB\nMemAvailable:   4000000 kB\n");
   put("/sys/devices/system/cpu/cpufreq/policy0/scaling_governor", "powersave\n");
   const auto r = run();
-  EXPECT_EQ(find(r, "soc")->verdict, Verdict::info);
-  EXPECT_EQ(find(r, "npu-driver"), nullptr);
-  EXPECT_EQ(find(r, "isa")->value, "avx2 fma f16c avx512f");
-  EXPECT_EQ(find(r, "governor")->verdict, Verdict::info);  // not what limits a CPU-only machine
-  EXPECT_NE(find(r, "cpu")->value.find("Fake Xeon, 2 cores"), std::string::npos);
+  EXPECT_EQ(find(r, "soc").verdict, Verdict::info);
+  EXPECT_FALSE(has(r, "npu-driver"));
+  EXPECT_EQ(find(r, "isa").value, "avx2 fma f16c avx512f");
+  EXPECT_EQ(find(r, "governor").verdict, Verdict::info);  // not what limits a CPU-only machine
+  EXPECT_NE(find(r, "cpu").value.find("Fake Xeon, 2 cores"), std::string::npos);
   EXPECT_EQ(r.worst(), Verdict::ok);
 }
 
@@ -138,22 +144,21 @@ TEST_F(FakeRoot, RkllmModelAgainstRuntimes) {
   put("/models/b.rkllm", "weights rkllm-toolkit version: 1.2.2");
   put("/models/c.rkllm", "weights rkllm-toolkit version: 1.3.0");
   const std::string models = root_.string() + "/models/";
-  EXPECT_EQ(find(run(models + "a.rkllm"), "model-runtime")->verdict, Verdict::ok);
-  EXPECT_EQ(find(run(models + "b.rkllm"), "model-runtime")->verdict, Verdict::warn);
+  EXPECT_EQ(find(run(models + "a.rkllm"), "model-runtime").verdict, Verdict::ok);
+  EXPECT_EQ(find(run(models + "b.rkllm"), "model-runtime").verdict, Verdict::warn);
   const auto r = run(models + "c.rkllm");
-  EXPECT_EQ(find(r, "model-runtime")->verdict, Verdict::fail);
-  EXPECT_NE(find(r, "model-runtime")->fix.find("1.3.0"), std::string::npos);
-  EXPECT_EQ(find(r, "model-size")->verdict, Verdict::ok);
+  EXPECT_EQ(find(r, "model-runtime").verdict, Verdict::fail);
+  EXPECT_NE(find(r, "model-runtime").fix.find("1.3.0"), std::string::npos);
+  EXPECT_EQ(find(r, "model-size").verdict, Verdict::ok);
 }
 
 TEST_F(FakeRoot, GgufModel) {
   const std::string model = std::string(RKCHAT_FIXTURES_DIR) + "/tiny-qwen3-q8_0.gguf";
   if (!fs::exists(model)) GTEST_SKIP() << "fixtures not found";
   rk3588("performance");
-  const auto* m = find(run(model), "model");
-  ASSERT_TRUE(m);
-  EXPECT_NE(m->value.find("qwen3"), std::string::npos) << m->value;
-  EXPECT_NE(m->value.find("q8_0"), std::string::npos) << m->value;
+  const auto m = find(run(model), "model");
+  EXPECT_NE(m.value.find("qwen3"), std::string::npos) << m.value;
+  EXPECT_NE(m.value.find("q8_0"), std::string::npos) << m.value;
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ def check_outputs(proc, md, js, models):
         assert result["prompt_tokens"] == 16 and result["gen_tokens"] == 8
         assert result["decode_tok_s"] > 0 and result["prefill_tok_s"] > 0
         assert result["peak_rss_bytes"] > 0 and result["bandwidth_gb_s"] > 0
-        assert result["model"] in proc.stdout
+        assert model.name in proc.stdout
     text = md.read_text()
     assert "## Machine" in text and "## Results" in text and "| decode tok/s |" in text
 

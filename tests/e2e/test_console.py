@@ -66,14 +66,17 @@ def test_missing_model_fails_clearly(rkchat_bin, tmp_path):
 
 
 def test_same_seed_same_output_and_json(rkchat_bin, fixtures_dir):
-    args = ["-m", fixtures_dir / "tiny-qwen3-f32.gguf", "-p", "Hello", "--temp", "1.0", "--seed", "7", "-n", "24",
-            "--ignore-eos", "--json"]
-    first, second = (json.loads(run(rkchat_bin, *args).stdout) for _ in range(2))
+    def answer(seed):
+        out = run(rkchat_bin, "-m", fixtures_dir / "tiny-qwen3-f32.gguf", "-p", "Hello", "--temp", "1.0", "--seed",
+                  seed, "-n", "24", "--ignore-eos", "--json").stdout
+        return json.loads(out)
+
+    first, second = answer(7), answer(7)
     assert first == {**second, "timings": first["timings"]}
     assert first["gen_tokens"] == 24
     assert first["prompt_tokens"] > 2
     assert set(first["timings"]) >= {"ttft_ms", "prefill_tok_s", "decode_tok_s", "total_ms"}
-    other = json.loads(run(rkchat_bin, *args[:-3], "99", "-n", "24", "--ignore-eos", "--json").stdout)
+    other = answer(99)
     assert other["text"] + other["reasoning"] != first["text"] + first["reasoning"]
 
 

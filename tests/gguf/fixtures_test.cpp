@@ -26,8 +26,8 @@ std::set<std::string> expected_tensor_names(const File& f) {
   if (arch == "llama") names.insert("output.weight");  // the tiny llama has an untied output
   for (int64_t i = 0; i < layers; ++i) {
     const std::string blk = "blk." + std::to_string(i) + ".";
-    for (const char* t : {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up",
-                          "ffn_down"}) {
+    for (const char* t :
+         {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"}) {
       names.insert(blk + t + ".weight");
     }
     if (arch == "qwen3") names.insert({blk + "attn_q_norm.weight", blk + "attn_k_norm.weight"});

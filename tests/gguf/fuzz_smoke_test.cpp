@@ -48,8 +48,8 @@ bool parse_and_touch(const std::vector<uint8_t>& bytes) {
 }
 
 void mutate(std::vector<uint8_t>& b, std::mt19937& rng) {
-  static constexpr uint64_t kInteresting[] = {0, 1, 0x7f, 0xff, 0xffff, 0xffffffffu, uint64_t{1} << 32,
-                                               uint64_t{1} << 62, ~uint64_t{0}, 0x8000000000000000u};
+  static constexpr uint64_t kInteresting[] = {
+      0, 1, 0x7f, 0xff, 0xffff, 0xffffffffu, uint64_t{1} << 32, uint64_t{1} << 62, ~uint64_t{0}, 0x8000000000000000u};
   const int kind = static_cast<int>(rng() % 5);
   const size_t at = b.empty() ? 0 : rng() % b.size();
   switch (kind) {
@@ -66,10 +66,12 @@ void mutate(std::vector<uint8_t>& b, std::mt19937& rng) {
       b.resize(at);
       break;
     case 3:  // delete a range
-      b.erase(b.begin() + static_cast<ptrdiff_t>(at), b.begin() + static_cast<ptrdiff_t>(std::min(b.size(), at + rng() % 16)));
+      b.erase(b.begin() + static_cast<ptrdiff_t>(at),
+              b.begin() + static_cast<ptrdiff_t>(std::min(b.size(), at + rng() % 16)));
       break;
     default:  // insert random bytes
-      for (uint32_t i = rng() % 16; i > 0; --i) b.insert(b.begin() + static_cast<ptrdiff_t>(at), static_cast<uint8_t>(rng()));
+      for (uint32_t i = rng() % 16; i > 0; --i)
+        b.insert(b.begin() + static_cast<ptrdiff_t>(at), static_cast<uint8_t>(rng()));
       break;
   }
 }

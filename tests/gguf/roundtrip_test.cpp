@@ -13,7 +13,8 @@ namespace {
 class TempPath {
  public:
   explicit TempPath(const std::string& stem)
-      : path_((std::filesystem::temp_directory_path() / (stem + "-" + std::to_string(::getpid()) + ".gguf")).string()) {}
+      : path_((std::filesystem::temp_directory_path() / (stem + "-" + std::to_string(::getpid()) + ".gguf")).string()) {
+  }
   ~TempPath() { std::filesystem::remove(path_); }
   const std::string& str() const { return path_; }
 
@@ -124,7 +125,8 @@ TEST(GgufRoundTrip, EverySupportedTensorTypeAndAlignment) {
       const auto& t = f->tensors()[i];
       EXPECT_EQ(t.type, types[i]);
       EXPECT_EQ(t.ne[1], static_cast<int64_t>(i) + 1);
-      EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % std::min<uint32_t>(alignment, 4096), 0u) << "mmap is page aligned";
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % std::min<uint32_t>(alignment, 4096), 0u)
+          << "mmap is page aligned";
       ASSERT_EQ(t.nbytes, payloads[i].size());
       EXPECT_TRUE(std::equal(payloads[i].begin(), payloads[i].end(), t.data)) << t.name;
     }

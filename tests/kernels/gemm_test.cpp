@@ -30,29 +30,25 @@ std::vector<uint8_t> make_act(const KernelTable& ref, QType act, const std::vect
   return a;
 }
 
-// Sum of |terms| of one dot product: the scale of its rounding error.
-double magnitude(QType type, const uint8_t* w, const uint8_t* a, int64_t cols) {
-  std::vector<float> wd(static_cast<size_t>(cols)), ad(static_cast<size_t>(cols));
-  const QType act = type == QType::Q4_1                            ? QType::Q8_1
-                    : (type == QType::Q8_0 || type == QType::Q4_0) ? QType::Q8_0
-                                                                   : QType::F32;
-  dequantize_row(act, a, ad.data(), cols);
-  double sum = 0;
-  if (type == QType::Q4_1) {
-    // Both parts of d*q + m count: take them apart.
-    const auto* b = reinterpret_cast<const BlockQ4_1*>(w);
+// |W| dequantized, row by row: the weights' part of the sum of |terms| of each dot product, which sets the scale of
+// its rounding error. Q4_1's d * q and m count apart.
+std::vector<double> abs_weights(QType type, const uint8_t* w, int64_t rows, int64_t cols) {
+  std::vector<double> out(static_cast<size_t>(rows * cols));
+  std::vector<float> row(static_cast<size_t>(cols));
+  const size_t row_bytes = qtype_row_bytes(type, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_row(type, w + r * row_bytes, row.data(), cols);
     for (int64_t c = 0; c < cols; ++c) {
-      const BlockQ4_1& blk = b[c / QK4_1];
-      const int j = static_cast<int>(c % QK4_1);
-      const int q = j < 16 ? blk.qs[j] & 0x0f : blk.qs[j - 16] >> 4;
-      sum += static_cast<double>(
-          (std::fabs(fp16_to_fp32(blk.d) * static_cast<float>(q)) + std::fabs(fp16_to_fp32(blk.m))) * std::fabs(ad[c]));
+      double v = std::fabs(static_cast<double>(row[c]));
+      if (type == QType::Q4_1) {
+        const auto& blk = reinterpret_cast<const BlockQ4_1*>(w + r * row_bytes)[c / QK4_1];
+        const double m = static_cast<double>(fp16_to_fp32(blk.m));
+        v = std::fabs(static_cast<double>(row[c]) - m) + std::fabs(m);
+      }
+      out[static_cast<size_t>(r * cols + c)] = v;
     }
-    return sum;
   }
-  dequantize_row(type, w, wd.data(), cols);
-  for (int64_t c = 0; c < cols; ++c) sum += std::fabs(static_cast<double>(wd[c]) * static_cast<double>(ad[c]));
-  return sum;
+  return out;
 }
 
 void compare(const KernelTable& ref, const KernelTable& isa, QType type, int64_t rows, int64_t cols, int n_tok,
@@ -69,16 +65,21 @@ void compare(const KernelTable& ref, const KernelTable& isa, QType type, int64_t
   std::vector<float> want(static_cast<size_t>(ldy * n_tok), -1.0f), got(want);
   rk->gemm(w.data(), wrb, a.data(), arb, want.data(), ldy, 0, rows, n_tok, cols);
   ik->gemm(w.data(), wrb, a.data(), arb, got.data(), ldy, 0, rows, n_tok, cols);
+  const std::vector<double> wabs = abs_weights(type, w.data(), rows, cols);
+  std::vector<float> ad(static_cast<size_t>(cols));
   for (int t = 0; t < n_tok; ++t) {
+    dequantize_row(rk->act, a.data() + t * arb, ad.data(), cols);
     for (int64_t r = 0; r < ldy; ++r) {
       const size_t i = static_cast<size_t>(t * ldy + r);
       if (r >= rows) {
         ASSERT_EQ(got[i], -1.0f) << "wrote outside the rows";
         continue;
       }
-      const double tol = kRelTol * magnitude(type, w.data() + r * wrb, a.data() + t * arb, cols) + 1e-30;
-      ASSERT_NEAR(got[i], want[i], tol) << qtype_name(type) << " rows=" << rows << " cols=" << cols
-                                        << " n_tok=" << n_tok << " at r=" << r << " t=" << t;
+      double mag = 0;
+      for (int64_t c = 0; c < cols; ++c)
+        mag += wabs[static_cast<size_t>(r * cols + c)] * std::fabs(static_cast<double>(ad[c]));
+      ASSERT_NEAR(got[i], want[i], kRelTol * mag + 1e-30) << qtype_name(type) << " rows=" << rows << " cols=" << cols
+                                                          << " n_tok=" << n_tok << " at r=" << r << " t=" << t;
     }
   }
 }

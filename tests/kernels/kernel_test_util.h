@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -38,7 +39,10 @@ inline std::vector<uint8_t> random_weights(std::mt19937& rng, QType type, int64_
   std::vector<uint8_t> w(row_bytes * static_cast<size_t>(rows));
   std::uniform_int_distribution<int> byte(0, 255);
   std::uniform_real_distribution<float> scale(0.001f, 0.05f);
-  for (uint8_t& b : w) b = static_cast<uint8_t>(byte(rng));
+  for (size_t i = 0; i < w.size(); i += 4) {
+    const uint32_t bits = static_cast<uint32_t>(rng());
+    std::memcpy(&w[i], &bits, std::min<size_t>(4, w.size() - i));
+  }
   auto put_half = [&](size_t off, float v) {
     const uint16_t h = type == QType::BF16 ? fp32_to_bf16(v) : fp32_to_fp16(v);
     std::memcpy(&w[off], &h, 2);

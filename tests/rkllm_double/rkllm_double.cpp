@@ -121,7 +121,8 @@ std::string model_toolkit(const char* path) {
 
 std::string hex_bytes(const std::string& hex) {
   std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -159,8 +160,8 @@ std::vector<Piece> echo_pieces(const std::string& said) {
   return out;
 }
 
-void generate(Model* m, void* userdata, const json& turn, std::vector<Piece> pieces, int prefill_tokens,
-              int max_new, const json& sc) {
+void generate(Model* m, void* userdata, const json& turn, std::vector<Piece> pieces, int prefill_tokens, int max_new,
+              const json& sc) {
   unsigned char result[off::kResultSize + 64] = {};
   const int delay_ms = sc.value("delay_ms", 0);
   int emitted = 0;
@@ -265,11 +266,13 @@ __attribute__((visibility("default"))) int rkllm_init(void** handle, void* param
     return fail("init", "base_domain_id out of range");
   }
   std::fprintf(stderr, "I rkllm: %s, rknpu driver version: 0.9.8, platform: RK3588\n", kVersionLine);
-  std::fprintf(stderr, "I rkllm: rkllm-toolkit version: %s, max_context_limit: %d, npu_core_num: 3, "
-               "target_platform: RK3588, model_dtype: W8A8\n", model_toolkit(path).c_str(), limit);
+  std::fprintf(stderr,
+               "I rkllm: rkllm-toolkit version: %s, max_context_limit: %d, npu_core_num: 3, "
+               "target_platform: RK3588, model_dtype: W8A8\n",
+               model_toolkit(path).c_str(), limit);
   if (max_ctx <= 0 || max_ctx > limit) {
-    return fail("init", "max_context_len " + std::to_string(max_ctx) + " exceeds max_context_limit " +
-                            std::to_string(limit));
+    return fail("init",
+                "max_context_len " + std::to_string(max_ctx) + " exceeds max_context_limit " + std::to_string(limit));
   }
   // 1.2 takes the callback itself, 1.3 a pointer to a struct of callbacks: a caller of the other family would
   // make the runtime jump into data. A code address lies in a loaded object (dladdr finds it); heap and stack
@@ -321,7 +324,8 @@ __attribute__((visibility("default"))) int rkllm_run(void* handle, void* input, 
     if (const int n = get<int32_t>(infer, off::kRunMaxNew); n > 0) max_new = n;
     line["max_new_tokens"] = get<int32_t>(infer, off::kRunMaxNew);
     if (const auto* s = get<const unsigned char*>(infer, off::kSampling)) {
-      line["sampling"] = {{"top_k", get<int32_t>(s, 0)}, {"top_p", get<float>(s, 4)}, {"temperature", get<float>(s, 8)}};
+      line["sampling"] = {
+          {"top_k", get<int32_t>(s, 0)}, {"top_p", get<float>(s, 4)}, {"temperature", get<float>(s, 8)}};
       if (!(get<float>(s, 4) >= 0.0f && get<float>(s, 4) <= 1.0f)) return fail("run", "sampling top_p out of [0, 1]");
     }
   }
@@ -386,8 +390,8 @@ __attribute__((visibility("default"))) int rkllm_clear_kv_cache(void* handle, in
   return 0;
 }
 
-__attribute__((visibility("default"))) int rkllm_set_chat_template(void* handle, const char* system,
-                                                                   const char* prefix, const char* postfix) {
+__attribute__((visibility("default"))) int rkllm_set_chat_template(void* handle, const char* system, const char* prefix,
+                                                                   const char* postfix) {
   if (!handle || !system || !prefix || !postfix) return fail("set_chat_template", "null argument");
   record({{"call", "set_chat_template"}, {"system", system}, {"prefix", prefix}, {"postfix", postfix}});
   return 0;

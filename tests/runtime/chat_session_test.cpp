@@ -73,15 +73,15 @@ TEST(ChatSession, UserTextCannotInjectControlTokens) {
 
 TEST(ChatSession, StopStringEndsTheAnswerAcrossPieces) {
   FakeBackend backend;
-  backend.replies = {{"Hel", "lo ST", "OP wor", "ld"}};
+  backend.replies = {{"Hel", "lo!ST", "OP wor", "ld"}};
   auto opts = greedy();
   opts.stop = {"STOP"};
   ChatSession s(backend, opts);
   std::string streamed;
   const auto r = s.send("Hi", [&](const chat::OutputDelta& d) { streamed += d.content; });
   EXPECT_TRUE(r.stop_string);
-  EXPECT_EQ(r.content, "Hello ");
-  EXPECT_EQ(streamed, "Hello ");
+  EXPECT_EQ(r.content, "Hello!");
+  EXPECT_EQ(streamed, "Hello!");
   EXPECT_EQ(r.stats.stop, backends::StopReason::stopped_by_caller);
   EXPECT_EQ(r.stats.gen_tokens, 3);  // the fourth piece was never asked for
 }

@@ -17,9 +17,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 // Events from the runtime thread to the caller's thread.
 class EventQueue {
@@ -217,8 +215,7 @@ RunRequest RkllmConversation::prepare(const TurnInput& input, const GenerateOpti
     return req;
   }
   if (history_empty_ && input.system != applied_system_) {
-    const std::string system =
-        input.system.empty() ? "" : "<|im_start|>system\n" + input.system + "<|im_end|>\n";
+    const std::string system = input.system.empty() ? "" : "<|im_start|>system\n" + input.system + "<|im_end|>\n";
     if (!b_.session().set_chat_template(system, kChatmlUser, kChatmlAssistant)) {
       warn("this runtime cannot take a system prompt (no rkllm_set_chat_template); it is ignored");
     }
@@ -229,8 +226,7 @@ RunRequest RkllmConversation::prepare(const TurnInput& input, const GenerateOpti
   return req;
 }
 
-TurnStats RkllmConversation::generate(const TurnInput& input, const GenerateOptions& options,
-                                      const PieceSink& sink) {
+TurnStats RkllmConversation::generate(const TurnInput& input, const GenerateOptions& options, const PieceSink& sink) {
   TurnStats stats;
   abort_requested_ = false;
   const RunRequest req = prepare(input, options, stats);

@@ -25,7 +25,8 @@ class OutputCapture {
 };
 
 // "rkllm-runtime version: 1.2.1, rknpu driver version: 0.9.8, platform: RK3588"
-// "rkllm-toolkit version: 1.2.1b1, max_context_limit: 4096, npu_core_num: 3, target_platform: RK3588, model_dtype: W8A8"
+// "rkllm-toolkit version: 1.2.1b1, max_context_limit: 4096, npu_core_num: 3, target_platform: RK3588, model_dtype:
+// W8A8"
 struct InitLog {
   std::string runtime_version;
   std::string driver_version;

@@ -30,21 +30,19 @@ int family_of(const Version& v) { return v.major == 1 && v.minor == 3 ? 13 : v.m
 // RK3588 and RK3576 run the runtime best on their big cores, 4-7.
 uint32_t default_cpu_mask() {
   const std::string compat = read_file("/proc/device-tree/compatible");
-  const bool big_little = compat.find("rockchip,rk3588") != std::string::npos ||
-                          compat.find("rockchip,rk3576") != std::string::npos;
+  const bool big_little =
+      compat.find("rockchip,rk3588") != std::string::npos || compat.find("rockchip,rk3576") != std::string::npos;
   return big_little ? 0xF0u : 0u;
 }
 
 // Errors that a wrong ABI choice produces instead of a crash; checked before the library is touched.
-void check_versions(const LoadOptions& o, const Selection& sel, const std::optional<Version>& toolkit,
-                    int family) {
+void check_versions(const LoadOptions& o, const Selection& sel, const std::optional<Version>& toolkit, int family) {
   const auto& rt = sel.runtime.version;
   const std::string force_hint = " (--force tries anyway)";
   if (!o.rkllm_abi.empty() && rt && family_of(*rt) != 0 && family_of(*rt) != family) {
     const std::string msg = "--rkllm-abi " + o.rkllm_abi + " contradicts the runtime " + sel.runtime.path +
-                            ", version " + rt->text + " (from its " + sel.runtime.source +
-                            "), whose ABI is " + family_name(family_of(*rt)) +
-                            ": calling it with the other layout corrupts memory";
+                            ", version " + rt->text + " (from its " + sel.runtime.source + "), whose ABI is " +
+                            family_name(family_of(*rt)) + ": calling it with the other layout corrupts memory";
     if (!o.force) throw Error(msg + force_hint);
     warn(msg + "; going on because of --force");
   }
@@ -53,9 +51,13 @@ void check_versions(const LoadOptions& o, const Selection& sel, const std::optio
                           " but the runtime " + sel.runtime.path + " is version " + rt->text;
   if (!rt->same_minor(*toolkit)) {
     if (!o.force) {
-      throw Error(msg + ": toolkit and runtime must be the same release (expect a failed load, empty answers or "
-                        "a crash). Install runtime " + toolkit->text + " (--rkllm-lib-dir) or convert the model with "
-                        "toolkit " + rt->text + force_hint);
+      throw Error(msg +
+                  ": toolkit and runtime must be the same release (expect a failed load, empty answers or "
+                  "a crash). Install runtime " +
+                  toolkit->text +
+                  " (--rkllm-lib-dir) or convert the model with "
+                  "toolkit " +
+                  rt->text + force_hint);
     }
     warn(msg + "; going on because of --force");
   } else if (sel.warnings.empty()) {
@@ -165,8 +167,8 @@ void RkllmBackend::init_runtime(const LoadOptions& o, int family) {
   if (const auto logged = parse_version(log.runtime_version)) {
     if (family_of(*logged) != 0 && family_of(*logged) != family && !o.force) {
       session_.reset();
-      throw Error("the runtime reports version " + logged->text + " but was driven with ABI " +
-                  family_name(family) + "; pass --rkllm-abi " + family_name(family_of(*logged)));
+      throw Error("the runtime reports version " + logged->text + " but was driven with ABI " + family_name(family) +
+                  "; pass --rkllm-abi " + family_name(family_of(*logged)));
     }
     runtime_version_ = logged->text;
   }

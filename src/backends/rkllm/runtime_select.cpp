@@ -1,10 +1,10 @@
 #include "backends/rkllm/runtime_select.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <cstdio>
 #include <regex>
 
 #include "backends/backend.h"
@@ -58,13 +58,14 @@ Selection pick_from_dir(const std::string& dir, const std::optional<Version>& to
     if (it->version && it->version->same_minor(*toolkit)) {
       return {*it,
               {"no runtime " + toolkit->text + " in " + dir + " for this model (toolkit " + toolkit->text +
-               "); using " + it->version->text + ": answers may be empty or wrong, install runtime " +
-               toolkit->text + " for reliable results"}};
+               "); using " + it->version->text + ": answers may be empty or wrong, install runtime " + toolkit->text +
+               " for reliable results"}};
     }
   }
   throw Error("no RKLLM runtime in " + dir + " matches the model's toolkit version " + toolkit->text +
               "; found: " + describe_list(found) + ". Add " + dir + "/" + toolkit->text +
-              "/librkllmrt.so from rknn-llm release " + toolkit->text + ", or convert the model with a toolkit "
+              "/librkllmrt.so from rknn-llm release " + toolkit->text +
+              ", or convert the model with a toolkit "
               "matching one of these runtimes");
 }
 

@@ -40,8 +40,8 @@ std::string read_file(const std::string& path);
 std::vector<RuntimeFile> list_runtime_dir(const std::string& dir);
 
 struct SearchOptions {
-  std::string lib;      // --rkllm-lib, else $RKCHAT_RKLLM_LIB
-  std::string lib_dir;  // --rkllm-lib-dir, else $RKCHAT_RKLLM_LIB_DIR
+  std::string lib;                      // --rkllm-lib, else $RKCHAT_RKLLM_LIB
+  std::string lib_dir;                  // --rkllm-lib-dir, else $RKCHAT_RKLLM_LIB_DIR
   std::vector<std::string> usual_dirs;  // searched last, in order
 };
 // The search options from LoadOptions-style values and the environment, with the usual places filled in

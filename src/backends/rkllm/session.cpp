@@ -175,9 +175,12 @@ uint32_t parse_cpu_mask(const std::string& cpus) {
     int lo = 0, hi = 0;
     char tail = 0;
     const int n = std::sscanf(item.c_str(), "%d-%d%c", &lo, &hi, &tail);
-    if (n == 1 && item.find('-') == std::string::npos) hi = lo;
-    else if (n == 1) throw bad();
-    if ((n != 1 && n != 2) || lo < 0 || hi > 31 || lo > hi || item.find_first_not_of("0123456789-") != std::string::npos) {
+    if (n == 1 && item.find('-') == std::string::npos)
+      hi = lo;
+    else if (n == 1)
+      throw bad();
+    if ((n != 1 && n != 2) || lo < 0 || hi > 31 || lo > hi ||
+        item.find_first_not_of("0123456789-") != std::string::npos) {
       throw bad();
     }
     for (int c = lo; c <= hi; ++c) mask |= 1u << c;

@@ -26,7 +26,7 @@ struct InitRequest {
 struct RunRequest {
   std::string role = "user";
   bool enable_thinking = true;
-  std::string prompt;              // input when tokens is empty
+  std::string prompt;               // input when tokens is empty
   std::span<const int32_t> tokens;  // token ids to append to the history
   int max_new_tokens = 0;           // 1.3 only (<= 0: the init value)
   sampling::Params sampling;        // 1.3 only
