@@ -6,7 +6,7 @@
 set -euo pipefail
 
 HOST_PACKAGES=(cmake ninja-build pkg-config g++-aarch64-linux-gnu qemu-user-static nlohmann-json3-dev libcli11-dev)
-ARM64_PACKAGES=(libc6-dev:arm64 libfmt-dev:arm64 libpcre2-dev:arm64 libgtest-dev:arm64)
+ARM64_PACKAGES=(libc6-dev:arm64 libstdc++6:arm64 libfmt-dev:arm64 libpcre2-dev:arm64 libgtest-dev:arm64)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -2,7 +2,6 @@
 # Installs what a fresh Debian 12 machine lacks to build and test rkchat.
 # Everything comes from Debian's packages and PyPI; nothing else is downloaded.
 set -euo pipefail
-# --aarch64: also what the Arm cross build and its tests need (see scripts/test-aarch64.sh).
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git

@@ -7,7 +7,6 @@ set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build/aarch64"
-sysroot=/usr/aarch64-linux-gnu
 cpus=(cortex-a76 cortex-a53)
 declare -A expected_isa=([cortex-a76]=neon-dot [cortex-a53]=neon)
 
@@ -39,7 +38,7 @@ mkdir -p "$logdir"
 for cpu in "${cpus[@]}"; do
   for t in "${targets[@]}"; do
     log="$logdir/$t.$cpu.log"
-    if qemu-aarch64-static -cpu "$cpu" -L "$sysroot" "$build/tests/$t" --gtest_brief=1 >"$log" 2>&1; then
+    if qemu-aarch64-static -cpu "$cpu" "$build/tests/$t" --gtest_brief=1 >"$log" 2>&1; then
       status=PASS
     else
       status=FAIL

@@ -8,7 +8,8 @@ jobs=$(nproc)
 stage() { echo; echo "=== rkchat tests: $* ($(date +%H:%M:%S))"; }
 
 stage "dependencies"
-bash scripts/install-deps.sh --aarch64
+bash scripts/install-deps.sh
+bash scripts/install-aarch64-deps.sh
 
 stage "build (-Werror)"
 cmake --preset ci >/dev/null

@@ -7,7 +7,9 @@ set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+# No -L sysroot: the arm64 multiarch libc (libc6:arm64) and its loader /lib/ld-linux-aarch64.so.1 must be used
+# together; mixing the cross sysroot's loader with the multiarch libc hangs at the first thread creation.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static)
 
 # Look for target packages only in the arm64 multiarch folders, never in the host's x86_64 ones.
 set(CMAKE_IGNORE_PATH /usr/lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/cmake)

@@ -3,8 +3,9 @@
 // Main idea: a super-block of 256 weights carries one fp16 scale d (and for Q4_K/Q5_K one fp16 dmin) and small
 // integer scales per sub-block (8 of 32 with 6-bit scale and min for Q4_K/Q5_K, 16 of 16 with int8 scales for
 // Q6_K). Activations are Q8_K: 256 int8 with one f32 scale and the int16 sums of each 16 (bsums), so the mins
-// term of Q4_K/Q5_K is sum_j min_j * bsums_j and needs no per-element work. Dot products are integer sums per
-// super-block, scaled once in float, the way ggml's vec_dot_q*_K_q8_K compute them.
+// term of Q4_K/Q5_K is sum_j min_j * bsums_j and needs no per-element work. Dot products are exact integer sums
+// per super-block in 8 lanes, added up in float in the order of ref_lanes.h, the x86 AVX2 kernels' order (which
+// every ISA shares, so that all agree bit for bit): lane k holds elements 32c+4k..32c+4k+3 of every chunk c of 32.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
 #include "kernels/kquants.h"
+#include "kernels/ref_lanes.h"
 
 namespace rkchat::kernels {
 
@@ -94,38 +96,39 @@ void dequantize_q45(const Block& b, const uint8_t* qh, float* y) {
   }
 }
 
-// One super-block's dot product: integer sums per sub-block, the mins through the activation's bsums.
+// One super-block's dot product added to acc. Lane k: sum_j sc_j * (products of elements 32j+4k..32j+4k+3), and
+// the mins term min_k * (bsums[2k] + bsums[2k+1]), subtracted with its own fused multiply-add.
 template <class Block>
-float dot_q45(const Block& b, const uint8_t* qh, const BlockQ8_K& a) {
+void dot_q45(const Block& b, const uint8_t* qh, const BlockQ8_K& a, FloatLanes8& acc) {
   int q[QK_K];
   unpack_q45(b.qs, qh, q);
-  int32_t isum = 0, msum = 0;
+  int32_t lanes[8] = {}, mins[8];
   for (int j = 0; j < 8; ++j) {
     int sc, m;
     scale_min_k4(j, b.scales, sc, m);
-    int32_t s = 0;
-    for (int l = 0; l < 32; ++l) s += q[32 * j + l] * a.qs[32 * j + l];
-    isum += sc * s;
-    msum += m * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+    for (int l = 0; l < 32; ++l) lanes[l / 4] += sc * q[32 * j + l] * a.qs[32 * j + l];
+    mins[j] = m * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
   }
-  return fp16_to_fp32(b.d) * a.d * static_cast<float>(isum) - fp16_to_fp32(b.dmin) * a.d * static_cast<float>(msum);
+  acc.fma(lanes, fp16_to_fp32(b.d) * a.d);
+  acc.fma(mins, -(fp16_to_fp32(b.dmin) * a.d));
 }
 
-float dot_q6(const BlockQ6_K& b, const BlockQ8_K& a) {
+// Lane k: sum over chunks c of sc * (q + 32) * x for elements 32c+4k..32c+4k+3, minus the offset 32 * (sc[2k] *
+// bsums[2k] + sc[2k+1] * bsums[2k+1]): the same exact integers as the SIMD kernels, which multiply the unsigned
+// 6-bit values and take the -32 from the bsums.
+void dot_q6(const BlockQ6_K& b, const BlockQ8_K& a, FloatLanes8& acc) {
   int q[QK_K];
   unpack_q6(b, q);
-  int32_t isum = 0;
-  for (int j = 0; j < 16; ++j) {
-    int32_t s = 0;
-    for (int l = 0; l < 16; ++l) s += q[16 * j + l] * a.qs[16 * j + l];
-    isum += b.scales[j] * s;
-  }
-  return fp16_to_fp32(b.d) * a.d * static_cast<float>(isum);
+  int32_t lanes[8] = {};
+  for (int e = 0; e < QK_K; ++e) lanes[(e % 32) / 4] += b.scales[e / 16] * (q[e] + 32) * a.qs[e];
+  for (int k = 0; k < 8; ++k)
+    lanes[k] -= 32 * (b.scales[2 * k] * a.bsums[2 * k] + b.scales[2 * k + 1] * a.bsums[2 * k + 1]);
+  acc.fma(lanes, fp16_to_fp32(b.d) * a.d);
 }
 
-float dot_block(const BlockQ4_K& b, const BlockQ8_K& a) { return dot_q45(b, nullptr, a); }
-float dot_block(const BlockQ5_K& b, const BlockQ8_K& a) { return dot_q45(b, b.qh, a); }
-float dot_block(const BlockQ6_K& b, const BlockQ8_K& a) { return dot_q6(b, a); }
+void dot_block(const BlockQ4_K& b, const BlockQ8_K& a, FloatLanes8& acc) { dot_q45(b, nullptr, a, acc); }
+void dot_block(const BlockQ5_K& b, const BlockQ8_K& a, FloatLanes8& acc) { dot_q45(b, b.qh, a, acc); }
+void dot_block(const BlockQ6_K& b, const BlockQ8_K& a, FloatLanes8& acc) { dot_q6(b, a, acc); }
 
 template <class Block>
 void gemm_ref(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
@@ -135,9 +138,9 @@ void gemm_ref(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_r
     const auto* wr = reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_row_bytes);
     for (int t = 0; t < n_tok; ++t) {
       const auto* at = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_row_bytes);
-      float sum = 0.0f;
-      for (int64_t b = 0; b < nb; ++b) sum += dot_block(wr[b], at[b]);
-      y[t * ldy + r] = sum;
+      FloatLanes8 acc;
+      for (int64_t b = 0; b < nb; ++b) dot_block(wr[b], at[b], acc);
+      y[t * ldy + r] = acc.sum();
     }
   }
 }

@@ -1,12 +1,14 @@
 // The scalar reference: the specification every ISA is tested against, and the fallback for anything an ISA
 // file does not implement. Activation quantizers follow llama.cpp's reference code exactly (bit for bit); the
-// products sum integers per block and scale them in float, in block order, as ggml's scalar vec_dot does.
+// quantized products sum exact integers per block and add them up in float in the order of ref_lanes.h (that of
+// llama.cpp's x86 AVX2 kernels, which every ISA shares, so that all agree bit for bit).
 #include <cmath>
 #include <cstring>
 
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/ref_lanes.h"
 
 namespace rkchat::kernels {
 
@@ -62,47 +64,46 @@ float dot_half(const uint8_t* w, const uint8_t* a, int64_t cols) {
   return sum;
 }
 
+// Element j of a Q4 block's 32 nibbles: the low nibbles are elements 0..15, the high ones 16..31.
+int nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4; }
+
+// Q8_0, Q4_0, Q4_1: per 32-block, lane k = products of elements 4k..4k+3, scaled by d_w * d_x (ref_lanes.h).
 float dot_q8_0(const uint8_t* w, const uint8_t* a, int64_t cols) {
   const auto* wb = reinterpret_cast<const BlockQ8_0*>(w);
   const auto* ab = reinterpret_cast<const BlockQ8_0*>(a);
-  float sum = 0.0f;
+  FloatLanes8 acc;
   for (int64_t i = 0; i < cols / QK8_0; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < QK8_0; ++j) sumi += wb[i].qs[j] * ab[i].qs[j];
-    sum += static_cast<float>(sumi) * (fp16_to_fp32(wb[i].d) * fp16_to_fp32(ab[i].d));
+    int32_t lanes[8] = {};
+    for (int j = 0; j < QK8_0; ++j) lanes[j / 4] += wb[i].qs[j] * ab[i].qs[j];
+    acc.fma(lanes, fp16_to_fp32(wb[i].d) * fp16_to_fp32(ab[i].d));
   }
-  return sum;
+  return acc.sum();
 }
 
 float dot_q4_0(const uint8_t* w, const uint8_t* a, int64_t cols) {
   const auto* wb = reinterpret_cast<const BlockQ4_0*>(w);
   const auto* ab = reinterpret_cast<const BlockQ8_0*>(a);
-  float sum = 0.0f;
+  FloatLanes8 acc;
   for (int64_t i = 0; i < cols / QK4_0; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < QK4_0 / 2; ++j) {
-      sumi += ((wb[i].qs[j] & 0x0f) - 8) * ab[i].qs[j];
-      sumi += ((wb[i].qs[j] >> 4) - 8) * ab[i].qs[j + QK4_0 / 2];
-    }
-    sum += static_cast<float>(sumi) * (fp16_to_fp32(wb[i].d) * fp16_to_fp32(ab[i].d));
+    int32_t lanes[8] = {};
+    for (int j = 0; j < QK4_0; ++j) lanes[j / 4] += (nibble(wb[i].qs, j) - 8) * ab[i].qs[j];
+    acc.fma(lanes, fp16_to_fp32(wb[i].d) * fp16_to_fp32(ab[i].d));
   }
-  return sum;
+  return acc.sum();
 }
 
+// The min term m_w * s_x of each block goes into lane 0 right after the block's products, as the x86 kernels add it.
 float dot_q4_1(const uint8_t* w, const uint8_t* a, int64_t cols) {
   const auto* wb = reinterpret_cast<const BlockQ4_1*>(w);
   const auto* ab = reinterpret_cast<const BlockQ8_1*>(a);
-  float sum = 0.0f;
+  FloatLanes8 acc;
   for (int64_t i = 0; i < cols / QK4_1; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < QK4_1 / 2; ++j) {
-      sumi += (wb[i].qs[j] & 0x0f) * ab[i].qs[j];
-      sumi += (wb[i].qs[j] >> 4) * ab[i].qs[j + QK4_1 / 2];
-    }
-    sum += static_cast<float>(sumi) * (fp16_to_fp32(wb[i].d) * fp16_to_fp32(ab[i].d)) +
-           fp16_to_fp32(wb[i].m) * fp16_to_fp32(ab[i].s);
+    int32_t lanes[8] = {};
+    for (int j = 0; j < QK4_1; ++j) lanes[j / 4] += nibble(wb[i].qs, j) * ab[i].qs[j];
+    acc.fma(lanes, fp16_to_fp32(wb[i].d) * fp16_to_fp32(ab[i].d));
+    acc.v[0] = std::fma(fp16_to_fp32(wb[i].m), fp16_to_fp32(ab[i].s), acc.v[0]);
   }
-  return sum;
+  return acc.sum();
 }
 
 template <float (*Dot)(const uint8_t*, const uint8_t*, int64_t)>

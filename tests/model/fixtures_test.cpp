@@ -66,6 +66,8 @@ struct Case {
   int threads;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.fixture.model << " on " << c.isa << " with " << c.threads << " threads"; }
+
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
   for (const auto& f : kFixtures)
