@@ -2,6 +2,10 @@
 add_library(rkchat_options INTERFACE)
 target_compile_options(rkchat_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
   -Wcast-align -Wunused -Woverloaded-virtual -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+# No implicit fusing of a * b + c: float results must not depend on the compiler's choice or on the CPU (GCC fuses
+# by default where FMA is baseline: aarch64, the x86-64-v3/v4 clones). Code that wants a fused multiply-add says so
+# (std::fma, FMA intrinsics), so every ISA and architecture rounds the same way.
+target_compile_options(rkchat_options INTERFACE -ffp-contract=off)
 if(RKCHAT_WERROR)
   target_compile_options(rkchat_options INTERFACE -Werror)
 endif()

@@ -1,8 +1,9 @@
 // Plain Armv8-A NEON kernels (no dot-product instructions: Cortex-A53/A55 class cores).
 //
 // Main idea: the quantized tiles of arm_neon_gemm.h with an integer dot made of widening multiplies: vmull_s8
-// and vmlal_s8 give int16 sums of two products (|w| <= 128, |x| <= 127, so below 2^15), vpadalq_s16 adds pairs
-// into int32 lanes. Float weights (F32, F16, BF16) use 4-wide FMAs over register tiles of 4 rows x 2 tokens.
+// gives the int16 products, two rounds of pairwise adds (widening to int32 first, so no sum can overflow) give
+// the int32 lanes of 4 consecutive elements that the shared float order wants (sdot's lanes). Float weights
+// (F32, F16, BF16) use 4-wide FMAs over register tiles of 4 rows x 2 tokens.
 #include "kernels/arm_neon_gemm.h"
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
@@ -12,12 +13,14 @@ namespace rkchat::kernels {
 namespace {
 
 struct MullDot {
-  RK_INLINE static int32x4_t dot(const NeonBlock& w, const NeonBlock& x) {
-    int16x8_t lo = vmull_s8(vget_low_s8(w.lo), vget_low_s8(x.lo));
-    lo = vmlal_high_s8(lo, w.lo, x.lo);
-    int16x8_t hi = vmull_s8(vget_low_s8(w.hi), vget_low_s8(x.hi));
-    hi = vmlal_high_s8(hi, w.hi, x.hi);
-    return vpadalq_s16(vpaddlq_s16(lo), hi);
+  // Lane k of 16 bytes: the products of elements 4k..4k+3.
+  RK_INLINE static int32x4_t group4(int8x16_t w, int8x16_t x) {
+    const int32x4_t p0 = vpaddlq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(x)));
+    const int32x4_t p1 = vpaddlq_s16(vmull_high_s8(w, x));
+    return vpaddq_s32(p0, p1);
+  }
+  RK_INLINE static IntLanes8 dot(const NeonBlock& w, const NeonBlock& x) {
+    return {group4(w.lo, x.lo), group4(w.hi, x.hi)};
   }
 };
 

@@ -1,14 +1,17 @@
 // NEON dot-product K-quant kernels (Armv8.2 sdot): Q4_K, Q5_K, Q6_K weights x Q8_K activations.
 //
 // Main idea: prepare() spreads one weight block into 16 int8x16 vectors (16 weights each): Q4_K/Q5_K values 0..31,
-// Q6_K values already offset to -32..31, so dot() is plain signed sdot against the activation bytes. Each sdot
-// result is scaled by its sub-block's integer scale with one multiply-accumulate (int32, exact); the Q4_K/Q5_K
-// mins come from the activation's bsums. One float multiply-add per block and token. KqTiles (kquants.h) reuses a
-// prepared block for several tokens and rows.
+// Q6_K values 0..63 (the -32 comes from the bsums, as on x86), so dot() is plain sdot against the activation
+// bytes. Each sdot result is scaled by its sub-block's integer scale with one multiply-accumulate (int32, exact);
+// the Q4_K/Q5_K mins come from the activation's bsums. The integers land in the 8 lanes of the shared float order
+// (arm_neon_lanes.h, ref_lanes.h: lane k = elements 32c+4k..32c+4k+3 of every chunk c of 32, so weights 0..15 of
+// a chunk feed `lo`, 16..31 `hi`), which makes these kernels equal the scalar reference and x86 AVX2 bit for bit.
+// KqTiles (kquants.h) reuses a prepared block for several tokens and rows.
 #include <arm_neon.h>
 
 #include <type_traits>
 
+#include "kernels/arm_neon_lanes.h"
 #include "kernels/kernel_table.h"
 #include "kernels/kquants.h"
 
@@ -28,7 +31,7 @@ struct Q45 {
     int32_t scale[8];
     float d, dmin;
   };
-  using Acc = float32x4_t;
+  using Acc = FloatLanes8x4;
 
   static void prepare(const Block& b, Prep& p) {
     uint8_t sm[16];
@@ -58,40 +61,44 @@ struct Q45 {
   }
 
   static void dot(const Prep& p, const BlockQ8_K& a, Acc& acc) {
-    int32x4_t sumi = vdupq_n_s32(0);
+    const int32x4_t zero = vdupq_n_s32(0);
+    IntLanes8 sumi = {zero, zero};
     for (int j = 0; j < 8; ++j) {
-      int32x4_t s = vdotq_s32(vdupq_n_s32(0), p.q[2 * j], vld1q_s8(a.qs + 32 * j));
-      s = vdotq_s32(s, p.q[2 * j + 1], vld1q_s8(a.qs + 32 * j + 16));
-      sumi = vmlaq_n_s32(sumi, s, p.scale[j]);
+      const int32x4_t lo = vdotq_s32(zero, p.q[2 * j], vld1q_s8(a.qs + 32 * j));
+      const int32x4_t hi = vdotq_s32(zero, p.q[2 * j + 1], vld1q_s8(a.qs + 32 * j + 16));
+      sumi.lo = vmlaq_n_s32(sumi.lo, lo, p.scale[j]);
+      sumi.hi = vmlaq_n_s32(sumi.hi, hi, p.scale[j]);
     }
-    // bsums of sub-block j: bsums[2j] + bsums[2j+1] (|sum| <= 32 * 128, fits int16).
+    // Lane j of the mins: min_j * (bsums[2j] + bsums[2j+1]) (|bsum pair| <= 32 * 128, fits int16).
     const int16x8_t bs = vpaddq_s16(vld1q_s16(a.bsums), vld1q_s16(a.bsums + 8));
-    const int32x4_t msum = vmlal_high_s16(vmull_s16(vget_low_s16(bs), vget_low_s16(p.mins)), bs, p.mins);
-    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(sumi), p.d * a.d);
-    acc = vmlsq_n_f32(acc, vcvtq_f32_s32(msum), p.dmin * a.d);
+    const IntLanes8 msum = {vmull_s16(vget_low_s16(bs), vget_low_s16(p.mins)), vmull_high_s16(bs, p.mins)};
+    acc.fma(sumi, p.d * a.d);
+    acc.fma(msum, -(p.dmin * a.d));
   }
 
-  static float finish(const Acc& acc) { return vaddvq_f32(acc); }
+  static float finish(const Acc& acc) { return acc.sum(); }
 };
 
-// Q6_K: q[k] holds weights 16k..16k+15 as q - 32, with scale k.
+// Q6_K: q[k] holds weights 16k..16k+15 as stored, u = value + 32 in 0..63, with scale k;
+// sum sc * (u - 32) * x = sum sc * u * x - 32 * sum_k sc_k * bsums_k.
 struct Q6 {
   using Block = BlockQ6_K;
   struct Prep {
     int8x16_t q[16];
     int32_t scale[16];
+    int16x8_t sc16[2];  // the 16 scales as int16, one per bsum
     float d;
   };
-  using Acc = float32x4_t;
+  using Acc = FloatLanes8x4;
 
-  // 4 bits of ql (low or high nibble) joined with 2 bits of qh at bit kShift, minus 32.
+  // 4 bits of ql (low or high nibble) joined with 2 bits of qh at bit kShift: the stored value 0..63.
   template <bool kHighNibble, int kShift>
   static int8x16_t join(uint8x16_t ql, uint8x16_t qh) {
     const uint8x16_t lo = kHighNibble ? vshrq_n_u8(ql, 4) : vandq_u8(ql, vdupq_n_u8(0x0F));
     uint8x16_t hi2 = qh;
     if constexpr (kShift > 0) hi2 = vshrq_n_u8(qh, kShift);  // an immediate shift must be 1..8
     hi2 = vandq_u8(hi2, vdupq_n_u8(3));
-    return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, vshlq_n_u8(hi2, 4))), vdupq_n_s8(32));
+    return vreinterpretq_s8_u8(vorrq_u8(lo, vshlq_n_u8(hi2, 4)));
   }
 
   static void prepare(const Block& b, Prep& p) {
@@ -111,18 +118,34 @@ struct Q6 {
       }
     }
     for (int k = 0; k < 16; ++k) p.scale[k] = b.scales[k];
+    const int8x16_t sc = vld1q_s8(b.scales);
+    p.sc16[0] = vmovl_s8(vget_low_s8(sc));
+    p.sc16[1] = vmovl_high_s8(sc);
     p.d = half_to_float(b.d);
   }
 
+  // Lane k: the chunks' elements 32c+4k..32c+4k+3 (even q[] feed lo, odd q[] hi), minus the offset of lane k,
+  // 32 * (sc[2k] * bsums[2k] + sc[2k+1] * bsums[2k+1]): the x86 kernels' exact lane integers.
   static void dot(const Prep& p, const BlockQ8_K& a, Acc& acc) {
-    int32x4_t sumi = vdupq_n_s32(0);
-    for (int k = 0; k < 16; ++k) {
-      sumi = vmlaq_n_s32(sumi, vdotq_s32(vdupq_n_s32(0), p.q[k], vld1q_s8(a.qs + 16 * k)), p.scale[k]);
+    const int32x4_t zero = vdupq_n_s32(0);
+    IntLanes8 sumi = {zero, zero};
+    for (int c = 0; c < 8; ++c) {
+      const int32x4_t lo = vdotq_s32(zero, p.q[2 * c], vld1q_s8(a.qs + 32 * c));
+      const int32x4_t hi = vdotq_s32(zero, p.q[2 * c + 1], vld1q_s8(a.qs + 32 * c + 16));
+      sumi.lo = vmlaq_n_s32(sumi.lo, lo, p.scale[2 * c]);
+      sumi.hi = vmlaq_n_s32(sumi.hi, hi, p.scale[2 * c + 1]);
     }
-    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(sumi), p.d * a.d);
+    sumi.lo = vsubq_s32(sumi.lo, vshlq_n_s32(offset_lanes(p.sc16[0], vld1q_s16(a.bsums)), 5));
+    sumi.hi = vsubq_s32(sumi.hi, vshlq_n_s32(offset_lanes(p.sc16[1], vld1q_s16(a.bsums + 8)), 5));
+    acc.fma(sumi, p.d * a.d);
   }
 
-  static float finish(const Acc& acc) { return vaddvq_f32(acc); }
+  // sc[2k] * bsums[2k] + sc[2k+1] * bsums[2k+1] for the 8 (scale, bsum) pairs given: 4 int32 lanes.
+  static int32x4_t offset_lanes(int16x8_t sc, int16x8_t bsums) {
+    return vpaddq_s32(vmull_s16(vget_low_s16(sc), vget_low_s16(bsums)), vmull_high_s16(sc, bsums));
+  }
+
+  static float finish(const Acc& acc) { return acc.sum(); }
 };
 
 }  // namespace

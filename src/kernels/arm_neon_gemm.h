@@ -4,15 +4,18 @@
 // its own flags.
 //
 // Main idea: one 32-element block per step as two int8x16 halves (elements 0..15 and 16..31; Q4 nibbles unpacked
-// to signed bytes: q - 8 for Q4_0, q for Q4_1). The integer sum of a block lands in an int32x4, is converted, and
-// is scaled by d_w * d_x into a float32x4 accumulator per (row, token). Register tiles of RM rows x 3 tokens keep
-// the unpacked weight blocks in registers while the tokens' blocks stream past.
+// to signed bytes: q - 8 for Q4_0, q for Q4_1). The integer dot of a block lands in 8 int32 lanes (lane k: elements
+// 4k..4k+3), which are converted and scaled by d_w * d_x into 8 float lanes per (row, token): the float order of
+// ref_lanes.h, shared with the scalar reference and x86 AVX2 (Q4_1's min term joins lane 0 after each block).
+// Register tiles of RM rows x 2 tokens (16 float32x4 accumulators) keep the unpacked weight blocks in registers
+// while the tokens' blocks stream past.
 #pragma once
 
 #include <arm_neon.h>
 
 #include <cstring>
 
+#include "kernels/arm_neon_lanes.h"
 #include "kernels/gemm_tiles.h"
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
@@ -75,33 +78,33 @@ RK_INLINE NeonBlock load_act(const uint8_t* b) {
           half_at(b), W::kHasMin ? half_at(b + 2) : 0.0f};
 }
 
-// Dot: static int32x4_t dot(const NeonBlock& w, const NeonBlock& x): lanes summing to the block's integer dot.
+// Dot: static IntLanes8 dot(const NeonBlock& w, const NeonBlock& x): lane k = products of elements 4k..4k+3.
 template <class Dot, class W>
 struct NeonQuantKernel {
   static constexpr int RM = W::kRows;
-  static constexpr int RN = 3;
+  static constexpr int RN = 2;
   static constexpr size_t kActBytes = W::kHasMin ? sizeof(BlockQ8_1) : sizeof(BlockQ8_0);
 
   template <int M, int N>
   static void tile(const tiles::GemmArgs& g, int64_t r, int t) {
-    float32x4_t acc[M][N];
-    float mins[M][N] = {};
-    for (auto& row : acc) {
-      for (auto& v : row) v = vdupq_n_f32(0.0f);
-    }
+    FloatLanes8x4 acc[M][N];
     for (int64_t b = 0; b < g.cols / QK8_0; ++b) {
       NeonBlock w[M];
-      for (int i = 0; i < M; ++i) w[i] = W::load(g.w + (r + i) * g.w_row_bytes + b * W::kBytes);
+      float32x4_t min0[M];  // Q4_1: the min in lane 0, zeros elsewhere
+      for (int i = 0; i < M; ++i) {
+        w[i] = W::load(g.w + (r + i) * g.w_row_bytes + b * W::kBytes);
+        if constexpr (W::kHasMin) min0[i] = vsetq_lane_f32(w[i].m, vdupq_n_f32(0.0f), 0);
+      }
       for (int j = 0; j < N; ++j) {
         const NeonBlock x = load_act<W>(g.a + (t + j) * g.a_row_bytes + b * kActBytes);
         for (int i = 0; i < M; ++i) {
-          acc[i][j] = vfmaq_n_f32(acc[i][j], vcvtq_f32_s32(Dot::dot(w[i], x)), w[i].d * x.d);
-          if constexpr (W::kHasMin) mins[i][j] += w[i].m * x.m;
+          acc[i][j].fma(Dot::dot(w[i], x), w[i].d * x.d);
+          if constexpr (W::kHasMin) acc[i][j].lo = vfmaq_n_f32(acc[i][j].lo, min0[i], x.m);
         }
       }
     }
     for (int j = 0; j < N; ++j) {
-      for (int i = 0; i < M; ++i) g.y[(t + j) * g.ldy + r + i] = vaddvq_f32(acc[i][j]) + mins[i][j];
+      for (int i = 0; i < M; ++i) g.y[(t + j) * g.ldy + r + i] = acc[i][j].sum();
     }
   }
 };

@@ -139,6 +139,24 @@ uint32_t file_type(TensorType t) {  // llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1,
   }
 }
 
+// Real conversions pad the token list to the embedding's rows with unused "[PADn]" tokens; GGUF loaders such as
+// llama.cpp require token_embd to have exactly one row per token.
+void pad_vocab(gguf::Writer& w, const gguf::File& vocab, int64_t rows) {
+  constexpr int32_t kUnusedToken = 5;  // llama.cpp's token type UNUSED
+  auto tokens = vocab.get_string_array("tokenizer.ggml.tokens");
+  if (static_cast<int64_t>(tokens.size()) >= rows) return;
+  std::vector<int32_t> types;
+  if (vocab.has("tokenizer.ggml.token_type"))
+    for (int64_t t : vocab.get_int_array("tokenizer.ggml.token_type")) types.push_back(static_cast<int32_t>(t));
+  types.resize(tokens.size(), 1);  // NORMAL where the source had no types
+  for (int64_t i = static_cast<int64_t>(tokens.size()); i < rows; ++i) {
+    tokens.push_back("[PAD" + std::to_string(i) + "]");
+    types.push_back(kUnusedToken);
+  }
+  w.set_string_array("tokenizer.ggml.tokens", tokens);
+  w.set_i32_array("tokenizer.ggml.token_type", types);
+}
+
 void set_metadata(gguf::Writer& w, const Qwen3Shape& s, const SynthOptions& opt) {
   w.set_string("general.architecture", "qwen3");
   w.set_string("general.type", "model");
@@ -167,6 +185,7 @@ void set_metadata(gguf::Writer& w, const Qwen3Shape& s, const SynthOptions& opt)
   if (copied == 0 || !vocab->has("tokenizer.ggml.tokens")) {
     throw gguf::Error(opt.vocab_path + ": no tokenizer in this file (need tokenizer.ggml.tokens)");
   }
+  pad_vocab(w, *vocab, s.n_vocab);
 }
 
 // Produces tensors row by row on the pool, in chunks so that progress can be reported between them.

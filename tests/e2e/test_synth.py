@@ -15,7 +15,7 @@ def test_synth_output_loads_in_python_gguf(rkchat_bin, tmp_path, wtype):
     names = {t.name for t in reader.tensors}
     assert {"token_embd.weight", "output_norm.weight", "blk.0.attn_q_norm.weight", "blk.0.ffn_down.weight"} <= names
     assert bytes(reader.fields["general.architecture"].parts[-1]).decode() == "qwen3"
-    assert len(reader.fields["tokenizer.ggml.tokens"].data) == 151669
+    assert len(reader.fields["tokenizer.ggml.tokens"].data) == 151936  # padded to the embedding rows, as real conversions are
     types = {t.tensor_type.name for t in reader.tensors if t.name.endswith("attn_q.weight")}
     assert types == {wtype.upper()}
 
