@@ -3,6 +3,8 @@
 #include "model/synth.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <cmath>
@@ -79,7 +81,13 @@ TEST(Synth, TinyQwen3IsAValidModel) {
       EXPECT_TRUE(f->has(key)) << key;
     }
   }
-  EXPECT_EQ(f->get_string_array("tokenizer.ggml.tokens"), vocab->get_string_array("tokenizer.ggml.tokens"));
+  // The source tokens first, then unused "[PADn]" tokens up to the embedding's rows (as real conversions do).
+  const auto tokens = f->get_string_array("tokenizer.ggml.tokens");
+  const auto source = vocab->get_string_array("tokenizer.ggml.tokens");
+  ASSERT_EQ(static_cast<int64_t>(tokens.size()), s.n_vocab);
+  EXPECT_TRUE(std::equal(source.begin(), source.end(), tokens.begin()));
+  EXPECT_EQ(tokens.back(), "[PAD" + std::to_string(s.n_vocab - 1) + "]");
+  EXPECT_EQ(f->get_int_array("tokenizer.ggml.token_type").size(), tokens.size());
   EXPECT_EQ(f->get_string("tokenizer.chat_template"), vocab->get_string("tokenizer.chat_template"));
 
   const int64_t q = s.n_head * s.head_dim, kv = s.n_head_kv * s.head_dim;
