@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RKCHAT_FIXTURES_DIR="${RKCHAT_FIXTURES_DIR:-$(cd .. && pwd)/shared/fixtures}"
 jobs=$(nproc)
-stage() { echo; echo "=== rkchat tests: $* ($(date +%H:%M:%S))"; }
+stages=0
+stage() { stages=$((stages + 1)); echo; echo "=== rkchat tests: $* ($(date +%H:%M:%S))"; }
 
 stage "dependencies"
 bash scripts/install-deps.sh
@@ -37,4 +38,6 @@ if [ -x scripts/test-aarch64.sh ]; then
   stage "aarch64 under qemu"
   bash scripts/test-aarch64.sh
 fi
-stage "all passed"
+echo
+echo "=== rkchat tests: every stage passed"
+echo "stages: $stages passed, 0 failed"

@@ -2,11 +2,11 @@
 // against a reference implementation (the definitions of ../shared/fixtures/README.md).
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "backends/backend.h"
 #include "cli/commands.h"
 #include "cli/common_options.h"
+#include "cli/console.h"
 
 namespace rkchat::cli {
 
@@ -19,25 +19,6 @@ struct LogitsOptions {
   int greedy = 0;
   int prefix = 0;
 };
-
-std::vector<int32_t> parse_ids(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.find_first_not_of(" \t\n") == std::string::npos) continue;
-    try {
-      size_t used = 0;
-      const long v = std::stol(item, &used);
-      if (item.find_first_not_of(" \t\n", used) != std::string::npos) throw std::invalid_argument(item);
-      ids.push_back(static_cast<int32_t>(v));
-    } catch (const std::exception&) {
-      throw backends::Error("--tokens: '" + item + "' is not a token id");
-    }
-  }
-  if (ids.empty()) throw backends::Error("--tokens: no token ids given");
-  return ids;
-}
 
 int run_greedy(backends::Conversation& conv, const std::vector<int32_t>& ids, const LogitsOptions& o) {
   if (o.prefix <= 0 || o.prefix > static_cast<int>(ids.size()))
@@ -59,7 +40,7 @@ int run_greedy(backends::Conversation& conv, const std::vector<int32_t>& ids, co
 }
 
 int run_logits(LogitsOptions& o) {
-  const auto ids = parse_ids(o.tokens);
+  const auto ids = parse_id_list(o.tokens, "--tokens");
   auto backend = backends::load(o.load);
   if (!backend->capabilities().logits) throw backends::Error(backend->info().backend + " backend cannot return logits");
   auto conv = backend->start_conversation();
