@@ -91,7 +91,8 @@ void Model::forward_chunk(const Batch& b, int begin, int end, KvCache& cache, k:
   // Embeddings: x[t] = token_embd[token[t]]
   for (int t = 0; t < n; ++t) {
     const auto& e = w_.tok_embd;
-    const auto* row = static_cast<const uint8_t*>(e.data) + static_cast<size_t>(b.token[static_cast<size_t>(begin + t)]) * e.row_bytes;
+    const auto* row = static_cast<const uint8_t*>(e.data) +
+                      static_cast<size_t>(b.token[static_cast<size_t>(begin + t)]) * e.row_bytes;
     k::dequantize_row(e.type, row, &x_[static_cast<size_t>(t * d)], d);
   }
   rope_tables(b, begin, n);
@@ -114,37 +115,38 @@ void Model::forward_chunk(const Batch& b, int begin, int end, KvCache& cache, k:
 void Model::attention_layer(int il, const Batch& b, int begin, int n, KvCache& cache, k::ThreadPool& pool) {
   const LayerWeights& l = w_.layers[static_cast<size_t>(il)];
   const int64_t d = hp_.n_embd, qd = hp_.q_dim(), kvd = hp_.kv_dim(), hd = hp_.head_dim;
-  for (int t = 0; t < n; ++t)
-    k::rmsnorm(&x_[static_cast<size_t>(t * d)], l.attn_norm, &xn_[static_cast<size_t>(t * d)], d, hp_.rms_eps);
+  norm_rows(l.attn_norm, n, pool);
   k::matmul(l.wq, xn_.data(), d, q_.data(), qd, n, pool, ws_);
   k::matmul(l.wk, xn_.data(), d, k_.data(), kvd, n, pool, ws_);
   k::matmul(l.wv, xn_.data(), d, v_.data(), kvd, n, pool, ws_);
   const int half = hp_.n_rot / 2;
   const bool neox = hp_.arch->rope == RopeStyle::neox;
   // Per row: biases (qwen2), per-head q/k norm (qwen3), RoPE, then store k and v in the cache.
-  for (int t = 0; t < n; ++t) {
-    float* q = &q_[static_cast<size_t>(t * qd)];
-    float* kk = &k_[static_cast<size_t>(t * kvd)];
-    float* vv = &v_[static_cast<size_t>(t * kvd)];
-    if (l.bq) {
-      k::add(q, l.bq, qd);
-      k::add(kk, l.bk, kvd);
-      k::add(vv, l.bv, kvd);
+  pool.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* q = &q_[static_cast<size_t>(t * qd)];
+      float* kk = &k_[static_cast<size_t>(t * kvd)];
+      float* vv = &v_[static_cast<size_t>(t * kvd)];
+      if (l.bq) {
+        k::add(q, l.bq, qd);
+        k::add(kk, l.bk, kvd);
+        k::add(vv, l.bv, kvd);
+      }
+      const float* c = &cos_[static_cast<size_t>(t * half)];
+      const float* s = &sin_[static_cast<size_t>(t * half)];
+      for (int h = 0; h < hp_.n_head; ++h) {
+        if (l.q_norm) k::rmsnorm(q + h * hd, l.q_norm, q + h * hd, hd, hp_.rms_eps);
+        k::rope(q + h * hd, half, c, s, neox);
+      }
+      for (int h = 0; h < hp_.n_head_kv; ++h) {
+        if (l.k_norm) k::rmsnorm(kk + h * hd, l.k_norm, kk + h * hd, hd, hp_.rms_eps);
+        k::rope(kk + h * hd, half, c, s, neox);
+      }
+      const int seq = b.seq[static_cast<size_t>(begin + t)], pos = b.pos[static_cast<size_t>(begin + t)];
+      k::kv_store(cache.type(), cache.k(il, seq, pos), kk, kvd);
+      k::kv_store(cache.type(), cache.v(il, seq, pos), vv, kvd);
     }
-    const float* c = &cos_[static_cast<size_t>(t * half)];
-    const float* s = &sin_[static_cast<size_t>(t * half)];
-    for (int h = 0; h < hp_.n_head; ++h) {
-      if (l.q_norm) k::rmsnorm(q + h * hd, l.q_norm, q + h * hd, hd, hp_.rms_eps);
-      k::rope(q + h * hd, half, c, s, neox);
-    }
-    for (int h = 0; h < hp_.n_head_kv; ++h) {
-      if (l.k_norm) k::rmsnorm(kk + h * hd, l.k_norm, kk + h * hd, hd, hp_.rms_eps);
-      k::rope(kk + h * hd, half, c, s, neox);
-    }
-    const int seq = b.seq[static_cast<size_t>(begin + t)], pos = b.pos[static_cast<size_t>(begin + t)];
-    k::kv_store(cache.type(), cache.k(il, seq, pos), kk, kvd);
-    k::kv_store(cache.type(), cache.v(il, seq, pos), vv, kvd);
-  }
+  });
   // Attention, one (row, head) pair per work item; each row sees its sequence up to its own position.
   const int group = hp_.n_head / hp_.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -157,8 +159,9 @@ void Model::attention_layer(int il, const Batch& b, int begin, int n, KvCache& c
       const int kvh = h / group;
       const size_t off = static_cast<size_t>(kvh * hd) * k::kv_elem_bytes(cache.type());
       k::attend(cache.type(), &q_[static_cast<size_t>(t * qd + h * hd)],
-                static_cast<const uint8_t*>(cache.k(il, seq, 0)) + off, static_cast<const uint8_t*>(cache.v(il, seq, 0)) + off,
-                kvd, pos + 1, static_cast<int>(hd), scale, scores, &att_[static_cast<size_t>(t * qd + h * hd)]);
+                static_cast<const uint8_t*>(cache.k(il, seq, 0)) + off,
+                static_cast<const uint8_t*>(cache.v(il, seq, 0)) + off, kvd, pos + 1, static_cast<int>(hd), scale,
+                scores, &att_[static_cast<size_t>(t * qd + h * hd)]);
     }
   });
   for (int t = 0; t < n; ++t) {
@@ -170,14 +173,23 @@ void Model::attention_layer(int il, const Batch& b, int begin, int n, KvCache& c
   for (int t = 0; t < n; ++t) k::add(&x_[static_cast<size_t>(t * d)], &xn_[static_cast<size_t>(t * d)], d);
 }
 
+void Model::norm_rows(const float* weight, int n, k::ThreadPool& pool) {
+  const int64_t d = hp_.n_embd;
+  pool.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t)
+      k::rmsnorm(&x_[static_cast<size_t>(t * d)], weight, &xn_[static_cast<size_t>(t * d)], d, hp_.rms_eps);
+  });
+}
+
 void Model::ffn_layer(int il, int n, k::ThreadPool& pool) {
   const LayerWeights& l = w_.layers[static_cast<size_t>(il)];
   const int64_t d = hp_.n_embd, ff = hp_.n_ff;
-  for (int t = 0; t < n; ++t)
-    k::rmsnorm(&x_[static_cast<size_t>(t * d)], l.ffn_norm, &xn_[static_cast<size_t>(t * d)], d, hp_.rms_eps);
+  norm_rows(l.ffn_norm, n, pool);
   k::matmul(l.w_gate, xn_.data(), d, gate_.data(), ff, n, pool, ws_);
   k::matmul(l.w_up, xn_.data(), d, up_.data(), ff, n, pool, ws_);
-  k::silu_mul(gate_.data(), up_.data(), static_cast<int64_t>(n) * ff);
+  pool.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+    k::silu_mul(&gate_[static_cast<size_t>(t0 * ff)], &up_[static_cast<size_t>(t0 * ff)], (t1 - t0) * ff);
+  });
   k::matmul(l.w_down, gate_.data(), ff, xn_.data(), d, n, pool, ws_);
   for (int t = 0; t < n; ++t) k::add(&x_[static_cast<size_t>(t * d)], &xn_[static_cast<size_t>(t * d)], d);
 }

@@ -65,6 +65,8 @@ class Model {
                      float*& logits);
   void attention_layer(int layer, const Batch& batch, int begin, int n, KvCache& cache, kernels::ThreadPool& pool);
   void ffn_layer(int layer, int n, kernels::ThreadPool& pool);
+  // xn_[t] = rmsnorm(x_[t]) * weight for the first n rows, rows split across the pool.
+  void norm_rows(const float* weight, int n, kernels::ThreadPool& pool);
   void rope_tables(const Batch& batch, int begin, int n);
 
   HParams hp_;
