@@ -342,7 +342,7 @@ Value string_method(const Value& self, const std::string& name) {
   if (name == "format") return method(self, name, [](const std::string& s, A& a) { return Value(py_format(s, a)); });
   if (name == "find" || name == "rfind" || name == "count") {
     return method(self, name, [name](const std::string& s, A& a) {
-      const std::string& sub = need_string(a.get(0, "sub", Value()), "find arg");
+      const std::string sub = need_string(a.get(0, "sub", Value()), "find arg");
       if (name == "count") {
         if (sub.empty()) return Value(static_cast<int64_t>(codepoint_offsets(s).size()));
         int64_t n = 0;
