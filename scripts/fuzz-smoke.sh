@@ -16,11 +16,12 @@ run() {  # target, seed files...
   corpus=$(mktemp -d)
   for seed in "$@"; do [ -f "$seed" ] && cp "$seed" "$corpus"/; done
   echo "fuzz: $target for ${seconds}s"
+  local log="$build/$target.log" rc=0
   "$build/tests/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
-    -print_final_stats=1 "${extra[@]}" "$corpus" 2>&1 | grep -E "^(stat::number_of_executed_units|#[0-9]+ *DONE)|ERROR|SUMMARY" || true
-  local rc=${PIPESTATUS[0]}
+    -print_final_stats=1 "${extra[@]}" "$corpus" >"$log" 2>&1 || rc=$?
   rm -rf "$corpus"
-  if [ "$rc" -ne 0 ]; then echo "fuzz: $target FAILED (exit $rc)"; return 1; fi
+  grep -E "^stat::number_of_executed_units" "$log" || true
+  if [ "$rc" -ne 0 ]; then tail -n 60 "$log"; echo "fuzz: $target FAILED (exit $rc)"; return 1; fi
 }
 
 extra=()
