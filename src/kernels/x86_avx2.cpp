@@ -12,6 +12,7 @@
 #include "kernels/fp16.h"
 #include "kernels/gemm_tiles.h"
 #include "kernels/kernel_table.h"
+#include "kernels/quant_rows.h"
 #include "kernels/quant_blocks.h"
 
 namespace rkchat::kernels {
@@ -230,28 +231,12 @@ RK_INLINE float quantize_block(const float* x, int8_t* q, int* sum) {
   return d;
 }
 
-void quantize_row_q8_0(const float* x, void* dst, int64_t n) {
-  auto* y = static_cast<BlockQ8_0*>(dst);
-  int sum;
-  for (int64_t i = 0; i < n / QK8_0; ++i) y[i].d = fp32_to_fp16(quantize_block(x + i * QK8_0, y[i].qs, &sum));
-}
-
-void quantize_row_q8_1(const float* x, void* dst, int64_t n) {
-  auto* y = static_cast<BlockQ8_1*>(dst);
-  for (int64_t i = 0; i < n / QK8_0; ++i) {
-    int sum;
-    const float d = quantize_block(x + i * QK8_0, y[i].qs, &sum);
-    y[i].d = fp32_to_fp16(d);
-    y[i].s = fp32_to_fp16(static_cast<float>(sum) * d);
-  }
-}
-
 }  // namespace
 
 void fill_avx2(KernelTable& t) {
   t.isa = "avx2";
-  t.quantize_row_q8_0 = quantize_row_q8_0;
-  t.quantize_row_q8_1 = quantize_row_q8_1;
+  t.quantize_row_q8_0 = quantize_rows_q8_0<quantize_block>;
+  t.quantize_row_q8_1 = quantize_rows_q8_1<quantize_block>;
   t.f32.gemm = tiles::gemm<FloatKernel<WF32>>;
   t.f16.gemm = tiles::gemm<FloatKernel<WF16>>;
   t.bf16.gemm = tiles::gemm<FloatKernel<WBF16>>;
