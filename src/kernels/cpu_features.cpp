@@ -2,6 +2,10 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #elif defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -33,6 +37,17 @@ uint64_t xgetbv0() {
 
 bool bit(unsigned reg, int n) { return ((reg >> n) & 1u) != 0; }
 
+// Linux enables AMX's 8 KiB of tile data per process on request (arch_prctl ARCH_REQ_XCOMP_PERM, kernel >= 5.16).
+bool os_grants_amx() {
+#if defined(__linux__)
+  constexpr int kArchReqXcompPerm = 0x1023;
+  constexpr int kXfeatureXtileData = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
+#else
+  return false;
+#endif
+}
+
 CpuFeatures detect() {
   CpuFeatures f;
   const CpuidRegs l1 = cpuid(1, 0);
@@ -55,6 +70,8 @@ CpuFeatures detect() {
     f.avx512vl = bit(l7.b, 31);
     f.avx512vnni = bit(l7.c, 11);
   }
+  const bool os_amx = (xcr0 & 0x60000) == 0x60000;  // XTILECFG and XTILEDATA
+  if (os_amx && bit(l7.d, 24) && bit(l7.d, 25)) f.amx_int8 = os_grants_amx();
   return f;
 }
 #elif defined(__aarch64__) && defined(__linux__)
@@ -93,6 +110,7 @@ std::string CpuFeatures::summary() const {
       {avx512vl, "avx512vl"},
       {avx512vnni, "avx512vnni"},
       {avxvnni, "avxvnni"},
+      {amx_int8, "amx-int8"},
       {neon, "neon"},
       {neon_dotprod, "dotprod"},
       {neon_i8mm, "i8mm"},

@@ -1,5 +1,6 @@
 // What the CPU can run, read once (cpuid + XCR0 on x86: a feature counts only if the OS saves its registers;
-// HWCAP on Arm).
+// HWCAP on Arm). Reading it asks Linux for the AMX tile state on CPUs that have AMX (a one-time, per-process
+// permission: without it the first tile instruction is a SIGILL).
 #pragma once
 
 #include <string>
@@ -15,6 +16,7 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512vnni = false;
   bool avxvnni = false;
+  bool amx_int8 = false;  // AMX-TILE + AMX-INT8, and Linux granted this process the tile data state
   bool neon = false;
   bool neon_dotprod = false;
   bool neon_i8mm = false;

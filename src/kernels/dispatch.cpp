@@ -16,36 +16,47 @@ struct IsaInfo {
   const char* name;
   bool (*supported)(const CpuFeatures& f);
   void (*fill)(KernelTable& t);  // fills on top of the reference entries
+  bool opt_in;                   // only when named (kernels.h: isa_is_opt_in)
 };
 
-const IsaInfo kIsas[] = {
-    {"scalar", [](const CpuFeatures&) { return true; }, [](KernelTable&) {}},
 #if defined(RKCHAT_HAVE_X86_KERNELS)
-    {"avx2", [](const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c; },
+bool has_avx2(const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c; }
+bool has_avx512vnni(const CpuFeatures& f) {
+  return has_avx2(f) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+}
+void fill_avx2_all(KernelTable& t) {
+  fill_avx2(t);
+  fill_kquants_avx2(t);
+}
+// AVX2 first, so anything the AVX-512 files leave out still runs vectorized.
+void fill_avx512vnni_all(KernelTable& t) {
+  fill_avx2_all(t);
+  fill_avx512vnni(t);
+  fill_kquants_avx512vnni(t);
+}
+#endif
+
+const IsaInfo kIsas[] = {
+    {"scalar", [](const CpuFeatures&) { return true; }, [](KernelTable&) {}, false},
+#if defined(RKCHAT_HAVE_X86_KERNELS)
+    {"avx2", has_avx2, fill_avx2_all, false},
+    {"avx512vnni", has_avx512vnni, fill_avx512vnni_all, false},
+    {"amx", [](const CpuFeatures& f) { return has_avx512vnni(f) && f.amx_int8; },
      [](KernelTable& t) {
-       fill_avx2(t);
-       fill_kquants_avx2(t);
-     }},
-    {"avx512vnni",
-     [](const CpuFeatures& f) {
-       return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+       fill_avx512vnni_all(t);
+       fill_amx(t);
      },
-     [](KernelTable& t) {
-       // AVX2 first, so anything the AVX-512 files leave out still runs vectorized.
-       fill_avx2(t);
-       fill_kquants_avx2(t);
-       fill_avx512vnni(t);
-       fill_kquants_avx512vnni(t);
-     }},
+     true},
 #endif
 #if defined(RKCHAT_HAVE_ARM_KERNELS)
-    {"neon", [](const CpuFeatures& f) { return f.neon; }, [](KernelTable& t) { fill_neon_base(t); }},
+    {"neon", [](const CpuFeatures& f) { return f.neon; }, [](KernelTable& t) { fill_neon_base(t); }, false},
     {"neon-dot", [](const CpuFeatures& f) { return f.neon && f.neon_dotprod; },
      [](KernelTable& t) {
        fill_neon_base(t);
        fill_neon_dot(t);
        fill_kquants_neon_dot(t);
-     }},
+     },
+     false},
 #endif
 };
 
@@ -65,7 +76,7 @@ const IsaInfo& find_isa(const std::string& name) {
 const IsaInfo& best_isa() {
   const IsaInfo* best = &kIsas[0];
   for (const IsaInfo& isa : kIsas) {
-    if (isa.supported(cpu_features())) best = &isa;  // kIsas is ordered worst to best
+    if (!isa.opt_in && isa.supported(cpu_features())) best = &isa;  // kIsas is ordered worst to best
   }
   return *best;
 }
@@ -165,6 +176,13 @@ std::vector<std::string> available_isas() {
     if (isa.supported(cpu_features())) names.emplace_back(isa.name);
   }
   return names;
+}
+
+bool isa_is_opt_in(const std::string& name) {
+  for (const IsaInfo& isa : kIsas) {
+    if (name == isa.name) return isa.opt_in;
+  }
+  return false;
 }
 
 void select_isa(const std::string& name) { use(find_isa(name)); }

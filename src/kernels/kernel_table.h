@@ -36,6 +36,7 @@ void fill_avx2(KernelTable& t);
 void fill_kquants_avx2(KernelTable& t);
 void fill_avx512vnni(KernelTable& t);
 void fill_kquants_avx512vnni(KernelTable& t);
+void fill_amx(KernelTable& t);  // x86_amx.cpp: Q8_0 prefill tiles; on top of (and falling back to) avx512vnni
 #endif
 #if defined(RKCHAT_HAVE_ARM_KERNELS)
 void fill_neon_base(KernelTable& t);  // arm_neon_base.cpp: plain NEON (no dot product)

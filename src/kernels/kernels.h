@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,14 +72,35 @@ void matmul(const Matrix& w, const float* x, int64_t ldx, float* y, int64_t ldy,
 // Bytes of scratch a matmul of n_tok rows of `cols` needs (so callers can reserve up front).
 size_t matmul_workspace_bytes(QType weight_type, int64_t cols, int n_tok);
 
+// One product of matmul_multi: y[t * ldy + r] = sum_c (*w)[r, c] * x[t * ldx + c].
+struct MatmulOut {
+  const Matrix* w = nullptr;
+  float* y = nullptr;
+  int64_t ldy = 0;
+};
+
+// Several matrices that multiply the same activations x (q/k/v, gate/up): x is quantized once per activation
+// format the weight types need (Q4_K and Q6_K share Q8_K; Q8_0 and Q4_0 share Q8_0), and one parallel pass covers
+// the rows of all matrices, so decode pays one sync instead of one per matrix. Results equal separate matmul calls
+// bit for bit. All matrices must have the same cols; throws std::invalid_argument otherwise or for an empty list.
+void matmul_multi(std::span<const MatmulOut> outs, const float* x, int64_t ldx, int n_tok, ThreadPool& pool,
+                  Workspace& ws);
+
+// Bytes of scratch matmul_multi(outs, ..., n_tok) needs (the y pointers are not read).
+size_t matmul_multi_workspace_bytes(std::span<const MatmulOut> outs, int n_tok);
+
 // Dequantize one row of n elements (any supported weight type) to float: used for embeddings lookups and tests.
 void dequantize_row(QType type, const void* src, float* dst, int64_t n);
 
-// The ISA chosen for this process: the best the CPU supports, or RKCHAT_ISA (scalar|avx2|avx512vnni|neon|neon-dot)
+// The ISA chosen for this process: the best the CPU supports, or RKCHAT_ISA (scalar|avx2|avx512vnni|amx|neon|neon-dot)
 // when set. Throws std::runtime_error when RKCHAT_ISA names an ISA this CPU (or build) lacks.
 const char* active_isa();
-// ISAs this build has and this CPU can run, best last.
+// ISAs this build has and this CPU can run, best last (opt-in ones included).
 std::vector<std::string> available_isas();
+// Whether an ISA runs only when RKCHAT_ISA / select_isa names it, never by the automatic choice: "amx", whose
+// block-wise float sums are exact to 1e-7 but land one 8-bit rounding away from llama.cpp's on the Q8_0 reference
+// fixture (src/kernels/x86_amx.cpp).
+bool isa_is_opt_in(const std::string& name);
 // Force an ISA (tests, benchmarks). Throws std::runtime_error if unavailable.
 void select_isa(const std::string& name);
 

@@ -1,6 +1,8 @@
-// The matmul driver: quantize the activation rows once (in parallel over rows), then split the weight rows
-// across the pool; each thread runs the active ISA's gemm over its rows for all tokens, so every weight block
-// is read once per matmul. No allocation here except a Workspace that is too small.
+// The matmul driver: quantize the activation rows once per activation format (in parallel over rows), then split
+// the weight rows of all matrices across the pool; each thread runs the active ISA's gemm over its rows for all
+// tokens, so every weight block is read once per matmul. No allocation here except a Workspace that is too small.
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -15,8 +17,9 @@ namespace rkchat::kernels {
 
 namespace {
 
-// Rows per unit of work: a multiple of every ISA's row tile (1..4 rows), so threads split on tile boundaries.
-constexpr int64_t kRowGrain = 24;
+// Rows per unit of work: a multiple of every ISA's row tile (1..4 rows, AMX 16), so threads split on tile
+// boundaries and only the matrix's last rows fall outside a full tile -- the same rows however many threads run.
+constexpr int64_t kRowGrain = 48;
 
 using QuantizeFn = void (*)(const float*, void*, int64_t);
 
@@ -48,6 +51,58 @@ void check_matmul_args(const Matrix& w, int64_t ldx, int64_t ldy, int n_tok) {
   if (n_tok < 0 || ldx < w.cols || ldy < w.rows) throw std::invalid_argument("matmul: bad n_tok, ldx or ldy");
   if (w.data == nullptr && w.rows > 0) throw std::invalid_argument("matmul: null weights");
 }
+
+// The length of the activation rows, which all matrices must share.
+int64_t shared_cols(std::span<const MatmulOut> outs) {
+  if (outs.empty()) throw std::invalid_argument("matmul_multi: no matrices");
+  for (const MatmulOut& o : outs) {
+    if (o.w == nullptr) throw std::invalid_argument("matmul_multi: null matrix");
+    if (o.w->cols != outs[0].w->cols)
+      throw std::invalid_argument("matmul_multi: matrices differ in cols (" + std::to_string(outs[0].w->cols) +
+                                  " and " + std::to_string(o.w->cols) + ")");
+  }
+  return outs[0].w->cols;
+}
+
+// The quantized copies of the activations that a list of matrices needs: one per activation format (F32 weights
+// read x in place), laid out one after the other in the workspace.
+class ActPlan {
+ public:
+  struct Copy {
+    QType act;
+    QuantizeFn quantize;
+    size_t offset;     // into the workspace
+    size_t row_bytes;  // per token
+  };
+
+  ActPlan(std::span<const MatmulOut> outs, int64_t cols, int n_tok) {
+    for (const MatmulOut& o : outs) {
+      const QType act = kernels_for(o.w->type).act;
+      if (act == QType::F32 || o.w->rows == 0 || find(act) != nullptr) continue;
+      const QuantizeFn quantize = quantizer_for(kernel_table(), act);
+      if (quantize == nullptr) throw std::logic_error(std::string("matmul: no quantizer for ") + qtype_name(act));
+      if (n_ == copies_.size()) throw std::logic_error("matmul_multi: more activation formats than planned");
+      copies_[n_++] = {act, quantize, bytes_, qtype_row_bytes(act, cols)};
+      bytes_ += copies_[n_ - 1].row_bytes * static_cast<size_t>(n_tok);
+    }
+  }
+
+  std::span<const Copy> copies() const { return {copies_.data(), n_}; }
+  size_t bytes() const { return bytes_; }
+  const Copy* find(QType act) const {
+    for (const Copy& c : copies())
+      if (c.act == act) return &c;
+    return nullptr;
+  }
+
+ private:
+  std::array<Copy, 3> copies_{};  // Q8_0, Q8_1, Q8_K
+  size_t n_ = 0;
+  size_t bytes_ = 0;
+};
+
+// Weight rows per unit of work of matmul_multi's row pass, per matrix (a partial last grain counts as one).
+int64_t grains_of(const Matrix& w) { return (w.rows + kRowGrain - 1) / kRowGrain; }
 
 template <class Block>
 void dequantize_q8(const void* src, float* dst, int64_t n) {
@@ -95,28 +150,50 @@ size_t matmul_workspace_bytes(QType weight_type, int64_t cols, int n_tok) {
   return static_cast<size_t>(n_tok) * qtype_row_bytes(act, cols);
 }
 
+size_t matmul_multi_workspace_bytes(std::span<const MatmulOut> outs, int n_tok) {
+  return ActPlan(outs, shared_cols(outs), n_tok).bytes();
+}
+
 void matmul(const Matrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_tok, ThreadPool& pool,
             Workspace& ws) {
-  check_matmul_args(w, ldx, ldy, n_tok);
-  if (n_tok == 0 || w.rows == 0) return;
-  const KernelTable& table = kernel_table();
-  const TypeKernels& k = kernels_for(w.type);
-  const auto* a = reinterpret_cast<const uint8_t*>(x);
-  size_t a_row_bytes = static_cast<size_t>(ldx) * sizeof(float);
-  if (k.act != QType::F32) {
-    const QuantizeFn quantize = quantizer_for(table, k.act);
-    if (quantize == nullptr) throw std::logic_error(std::string("matmul: no quantizer for ") + qtype_name(k.act));
-    a_row_bytes = qtype_row_bytes(k.act, w.cols);
-    auto* q = static_cast<uint8_t*>(ws.get(a_row_bytes * static_cast<size_t>(n_tok)));
-    const int64_t cols = w.cols;
-    pool.parallel_for(n_tok, [&](int64_t t0, int64_t t1, int) {
-      for (int64_t t = t0; t < t1; ++t) quantize(x + t * ldx, q + t * a_row_bytes, cols);
-    });
-    a = q;
-  }
-  const auto* wd = static_cast<const uint8_t*>(w.data);
-  pool.parallel_for(w.rows, kRowGrain, [&](int64_t r0, int64_t r1, int) {
-    k.gemm(wd, w.row_bytes, a, a_row_bytes, y, ldy, r0, r1, n_tok, w.cols);
+  const MatmulOut out{&w, y, ldy};
+  matmul_multi({&out, 1}, x, ldx, n_tok, pool, ws);
+}
+
+void matmul_multi(std::span<const MatmulOut> outs, const float* x, int64_t ldx, int n_tok, ThreadPool& pool,
+                  Workspace& ws) {
+  const int64_t cols = shared_cols(outs);
+  for (const MatmulOut& o : outs) check_matmul_args(*o.w, ldx, o.ldy, n_tok);
+  if (n_tok == 0) return;
+  const ActPlan plan(outs, cols, n_tok);
+  auto* q = static_cast<uint8_t*>(ws.get(plan.bytes()));
+  const std::span<const ActPlan::Copy> copies = plan.copies();
+  // Item i quantizes token i % n_tok into copy i / n_tok.
+  pool.parallel_for(static_cast<int64_t>(copies.size()) * n_tok, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const ActPlan::Copy& c = copies[static_cast<size_t>(i / n_tok)];
+      const int64_t t = i % n_tok;
+      c.quantize(x + t * ldx, q + c.offset + static_cast<size_t>(t) * c.row_bytes, cols);
+    }
+  });
+  // The rows of all matrices, one after the other, in grains of whole kRowGrain rows of one matrix: every range a
+  // gemm sees starts on a multiple of kRowGrain of its matrix, as in a separate matmul, so tiles (and results) match.
+  int64_t grains = 0;
+  for (const MatmulOut& o : outs) grains += grains_of(*o.w);
+  pool.parallel_for(grains, [&](int64_t g0, int64_t g1, int) {
+    int64_t first = 0;  // first grain of matrix o
+    for (const MatmulOut& o : outs) {
+      const Matrix& w = *o.w;
+      const int64_t b = std::max(g0, first) - first, e = std::min(g1, first + grains_of(w)) - first;
+      first += grains_of(w);
+      if (b >= e) continue;
+      const TypeKernels& k = kernels_for(w.type);
+      const ActPlan::Copy* c = plan.find(k.act);
+      const uint8_t* a = c != nullptr ? q + c->offset : reinterpret_cast<const uint8_t*>(x);
+      const size_t a_row_bytes = c != nullptr ? c->row_bytes : static_cast<size_t>(ldx) * sizeof(float);
+      k.gemm(static_cast<const uint8_t*>(w.data), w.row_bytes, a, a_row_bytes, o.y, o.ldy, b * kRowGrain,
+             std::min(w.rows, e * kRowGrain), n_tok, cols);
+    }
   });
 }
 

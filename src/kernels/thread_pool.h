@@ -1,8 +1,8 @@
-// A persistent pool of worker threads: no thread is created per operation. A job [0, n) is cut into one contiguous
-// range per thread (equal work for matmul rows), and every participant -- the caller included -- claims ranges
-// until none is left. So the caller never waits for a worker that the OS has not scheduled yet (an oversubscribed
-// machine, a test run beside a build): it takes that range itself. Workers spin briefly after each job (decode
-// issues hundreds of small jobs per token), then sleep.
+// A persistent pool of worker threads: no thread is created per operation. A job [0, n) is cut into a few
+// contiguous ranges per thread (equal work for matmul rows), and every participant -- the caller included -- claims
+// ranges until none is left. So the caller never waits for a worker that the OS has not scheduled yet (an
+// oversubscribed machine, a test run beside a build): it takes that range itself. Workers spin briefly after each job
+// (decode issues hundreds of small jobs per token), then sleep.
 #pragma once
 
 #include <atomic>

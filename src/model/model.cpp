@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -37,12 +38,22 @@ Model::Model(const gguf::File& file, int max_batch)
     if (w_.rope_freqs) f /= static_cast<double>(w_.rope_freqs[i]);
     inv_freq_[static_cast<size_t>(i)] = f;
   }
-  size_t ws = 0;
-  for (const auto& l : w_.layers)
-    for (const k::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+  size_t ws = k::matmul_workspace_bytes(w_.output.type, w_.output.cols, max_batch_);
+  for (const auto& l : w_.layers) {
+    for (const k::Matrix* m : {&l.wo, &l.w_down})
       ws = std::max(ws, k::matmul_workspace_bytes(m->type, m->cols, max_batch_));
-  ws = std::max(ws, k::matmul_workspace_bytes(w_.output.type, w_.output.cols, max_batch_));
+    ws = std::max(ws, k::matmul_multi_workspace_bytes(qkv_outs(l), max_batch_));
+    ws = std::max(ws, k::matmul_multi_workspace_bytes(gate_up_outs(l), max_batch_));
+  }
   ws_.get(ws);
+}
+
+std::array<k::MatmulOut, 3> Model::qkv_outs(const LayerWeights& l) {
+  return {{{&l.wq, q_.data(), hp_.q_dim()}, {&l.wk, k_.data(), hp_.kv_dim()}, {&l.wv, v_.data(), hp_.kv_dim()}}};
+}
+
+std::array<k::MatmulOut, 2> Model::gate_up_outs(const LayerWeights& l) {
+  return {{{&l.w_gate, gate_.data(), hp_.n_ff}, {&l.w_up, up_.data(), hp_.n_ff}}};
 }
 
 void Model::validate(const Batch& b, const KvCache& cache) const {
@@ -116,9 +127,7 @@ void Model::attention_layer(int il, const Batch& b, int begin, int n, KvCache& c
   const LayerWeights& l = w_.layers[static_cast<size_t>(il)];
   const int64_t d = hp_.n_embd, qd = hp_.q_dim(), kvd = hp_.kv_dim(), hd = hp_.head_dim;
   norm_rows(l.attn_norm, n, pool);
-  k::matmul(l.wq, xn_.data(), d, q_.data(), qd, n, pool, ws_);
-  k::matmul(l.wk, xn_.data(), d, k_.data(), kvd, n, pool, ws_);
-  k::matmul(l.wv, xn_.data(), d, v_.data(), kvd, n, pool, ws_);
+  k::matmul_multi(qkv_outs(l), xn_.data(), d, n, pool, ws_);
   const int half = hp_.n_rot / 2;
   const bool neox = hp_.arch->rope == RopeStyle::neox;
   // Per row: biases (qwen2), per-head q/k norm (qwen3), RoPE, then store k and v in the cache.
@@ -185,8 +194,7 @@ void Model::ffn_layer(int il, int n, k::ThreadPool& pool) {
   const LayerWeights& l = w_.layers[static_cast<size_t>(il)];
   const int64_t d = hp_.n_embd, ff = hp_.n_ff;
   norm_rows(l.ffn_norm, n, pool);
-  k::matmul(l.w_gate, xn_.data(), d, gate_.data(), ff, n, pool, ws_);
-  k::matmul(l.w_up, xn_.data(), d, up_.data(), ff, n, pool, ws_);
+  k::matmul_multi(gate_up_outs(l), xn_.data(), d, n, pool, ws_);
   pool.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
     k::silu_mul(&gate_[static_cast<size_t>(t0 * ff)], &up_[static_cast<size_t>(t0 * ff)], (t1 - t0) * ff);
   });

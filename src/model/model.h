@@ -4,6 +4,7 @@
 // the weights, which is what makes batched decoding of many conversations cheap.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -61,13 +62,15 @@ class Model {
 
  private:
   void validate(const Batch& batch, const KvCache& cache) const;
-  void forward_chunk(const Batch& batch, int begin, int end, KvCache& cache, kernels::ThreadPool& pool,
-                     float*& logits);
+  void forward_chunk(const Batch& batch, int begin, int end, KvCache& cache, kernels::ThreadPool& pool, float*& logits);
   void attention_layer(int layer, const Batch& batch, int begin, int n, KvCache& cache, kernels::ThreadPool& pool);
   void ffn_layer(int layer, int n, kernels::ThreadPool& pool);
   // xn_[t] = rmsnorm(x_[t]) * weight for the first n rows, rows split across the pool.
   void norm_rows(const float* weight, int n, kernels::ThreadPool& pool);
   void rope_tables(const Batch& batch, int begin, int n);
+  // The products that share the normed activations xn_: q/k/v into q_/k_/v_, gate/up into gate_/up_.
+  std::array<kernels::MatmulOut, 3> qkv_outs(const LayerWeights& l);
+  std::array<kernels::MatmulOut, 2> gate_up_outs(const LayerWeights& l);
 
   HParams hp_;
   Weights w_;

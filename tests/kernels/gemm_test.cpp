@@ -6,6 +6,7 @@
 // in the reference's order (sums_in_reference_order) must match it exactly. A second test uses data whose every
 // partial sum is exactly representable, so there any difference -- a wrong integer sum -- fails exactly.
 #include <algorithm>
+#include <tuple>
 
 #include "kernel_test_util.h"
 
@@ -123,6 +124,17 @@ TEST_P(GemmTest, LargePrefillTile) {
   const KernelTable isa = table_of(GetParam());
   std::mt19937 rng(5);
   for (QType type : {QType::Q8_0, QType::Q4_0, QType::Q4_1}) compare(ref, isa, type, 13, 2048, 131, rng);
+}
+
+// Shapes made of whole 16 x 16 tiles (AMX) plus edges of rows and tokens, with odd and even block counts.
+TEST_P(GemmTest, SixteenRowAndTokenTiles) {
+  const KernelTable ref = table_of("scalar");
+  const KernelTable isa = table_of(GetParam());
+  std::mt19937 rng(16);
+  for (const auto& [rows, cols, n_tok] :
+       {std::tuple<int64_t, int64_t, int>{16, 32, 16}, {48, 96, 32}, {100, 160, 50}, {35, 2080, 17}, {64, 4096, 16}}) {
+    for (QType type : {QType::Q8_0, QType::Q4_0}) compare(ref, isa, type, rows, cols, n_tok, rng);
+  }
 }
 
 TEST_P(GemmTest, SubRangeOfRows) {
