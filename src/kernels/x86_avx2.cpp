@@ -12,8 +12,8 @@
 #include "kernels/fp16.h"
 #include "kernels/gemm_tiles.h"
 #include "kernels/kernel_table.h"
-#include "kernels/quant_rows.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/quant_rows.h"
 
 namespace rkchat::kernels {
 
@@ -96,7 +96,11 @@ RK_INLINE void quant_step(const GemmArgs& g, int64_t r, int t, int64_t blk, __m2
   constexpr size_t kActBytes = W::kHasMin ? sizeof(BlockQ8_1) : sizeof(BlockQ8_0);
   const __m256i ones = _mm256_set1_epi16(1);
   WeightBlock w[M];
-  for (int i = 0; i < M; ++i) w[i] = W::load(g.w + (r + i) * g.w_row_bytes + blk * W::kBytes);
+  for (int i = 0; i < M; ++i) {
+    const uint8_t* p = g.w + (r + i) * g.w_row_bytes + blk * W::kBytes;
+    tiles::prefetch_next_tile<M>(p, g.w_row_bytes, W::kBytes);
+    w[i] = W::load(p);
+  }
   for (int j = 0; j < N; ++j) {
     const uint8_t* a = g.a + (t + j) * g.a_row_bytes + blk * kActBytes;
     const __m256i x = loadu256(a + (W::kHasMin ? 4 : 2));

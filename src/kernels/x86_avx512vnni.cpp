@@ -21,8 +21,8 @@
 #include "kernels/fp16.h"
 #include "kernels/gemm_tiles.h"
 #include "kernels/kernel_table.h"
-#include "kernels/quant_rows.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/quant_rows.h"
 
 namespace rkchat::kernels {
 
@@ -192,7 +192,11 @@ struct Prepared {
 template <class W, int M, int N>
 RK_INLINE void quant_step(const GemmArgs& g, int64_t r, int t, int64_t blk, int n, __m512 (&acc)[M][N]) {
   WeightGroup w[M];
-  for (int i = 0; i < M; ++i) w[i] = W::load(g.w + (r + i) * g.w_row_bytes + blk * W::kBytes, n);
+  for (int i = 0; i < M; ++i) {
+    const uint8_t* p = g.w + (r + i) * g.w_row_bytes + blk * W::kBytes;
+    tiles::prefetch_next_tile<M>(p, g.w_row_bytes, kGroup * W::kBytes);
+    w[i] = W::load(p, n);
+  }
   const uint8_t* a = g.a + (blk / kGroup) * Prepared<W>::kGroupBytes;
   for (int j = 0; j < N; ++j) {
     const ActGroup x = Prepared<W>::load(a + (t + j) * g.a_row_bytes);

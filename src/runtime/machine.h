@@ -24,8 +24,8 @@ uint64_t peak_rss_bytes();
 // Restarts the peak from the current size (Linux clear_refs); false when the kernel does not allow it.
 bool reset_peak_rss();
 
-// Read bandwidth in GB/s (1e9 bytes/s) of `threads` threads streaming a buffer much larger than the caches;
-// the best of a few passes.
+// Read bandwidth in GB/s (1e9 bytes/s) of `threads` threads streaming (full-width vector loads) a buffer at least
+// twice the last-level cache; the best of 5 passes.
 double measure_bandwidth_gb_s(int threads);
 
 }  // namespace rkchat::runtime
