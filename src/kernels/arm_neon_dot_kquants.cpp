@@ -151,9 +151,9 @@ struct Q6 {
 }  // namespace
 
 void fill_kquants_neon_dot(KernelTable& t) {
-  t.q4_k = {QType::Q8_K, tiles::gemm<KqTiles<Q45<false>, 2, 4>>};
-  t.q5_k = {QType::Q8_K, tiles::gemm<KqTiles<Q45<true>, 2, 4>>};
-  t.q6_k = {QType::Q8_K, tiles::gemm<KqTiles<Q6, 2, 4>>};
+  t.q4_k = {QType::Q8_K, kq_gemm<Q45<false>, 2, 4>};
+  t.q5_k = {QType::Q8_K, kq_gemm<Q45<true>, 2, 4>};
+  t.q6_k = {QType::Q8_K, kq_gemm<Q6, 2, 4>};
 }
 
 }  // namespace rkchat::kernels

@@ -41,20 +41,23 @@ constexpr std::array<TileFn, sizeof...(I)> make_tile_table(std::index_sequence<I
   return {&K::template tile<static_cast<int>(I) / K::RN + 1, static_cast<int>(I) % K::RN + 1>...};
 }
 
+// Tokens [0, n_tok) of the m-row tile at row r, RN tokens at a time.
+template <class K>
+void row_tile(const GemmArgs& g, int64_t r, int m, int n_tok) {
+  static constexpr std::array<TileFn, K::RM* K::RN> kTiles =
+      make_tile_table<K>(std::make_index_sequence<K::RM * K::RN>{});
+  for (int t = 0; t < n_tok; t += K::RN) {
+    const int n = n_tok - t < K::RN ? n_tok - t : K::RN;
+    kTiles[static_cast<size_t>((m - 1) * K::RN + (n - 1))](g, r, t);
+  }
+}
+
 // The TypeKernels::gemm entry for kernel K.
 template <class K>
 void gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy, int64_t r0,
           int64_t r1, int n_tok, int64_t cols) {
-  static constexpr std::array<TileFn, K::RM* K::RN> kTiles =
-      make_tile_table<K>(std::make_index_sequence<K::RM * K::RN>{});
   const GemmArgs g{w, w_row_bytes, a, a_row_bytes, y, ldy, cols};
-  for (int64_t r = r0; r < r1; r += K::RM) {
-    const int m = r1 - r < K::RM ? static_cast<int>(r1 - r) : K::RM;
-    for (int t = 0; t < n_tok; t += K::RN) {
-      const int n = n_tok - t < K::RN ? n_tok - t : K::RN;
-      kTiles[static_cast<size_t>((m - 1) * K::RN + (n - 1))](g, r, t);
-    }
-  }
+  for (int64_t r = r0; r < r1; r += K::RM) row_tile<K>(g, r, r1 - r < K::RM ? static_cast<int>(r1 - r) : K::RM, n_tok);
 }
 
 }  // namespace rkchat::kernels::tiles

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/gemm_tiles.h"
 #include "kernels/quant_blocks.h"
@@ -39,31 +40,50 @@ inline void unpack_scales_k4(const uint8_t* packed, uint8_t out[16]) {
   std::memcpy(out, u, 16);
 }
 
-// Adapts a K-quant kernel K to the register tiles of gemm_tiles.h (tiles::gemm<KqTiles<K, RM, RN>> is the
-// TypeKernels::gemm entry). K describes one weight type on one ISA:
+// Adapts a K-quant kernel K to the register tiles of gemm_tiles.h. K describes one weight type on one ISA:
 //   K::Block          the weight block type
 //   K::Prep           one weight block unpacked for the dot products (nibbles spread, scales widened)
 //   K::Acc            a running sum for one (row, token) pair; value-initialized to zero
 //   K::prepare(const Block&, Prep&), K::dot(const Prep&, const BlockQ8_K&, Acc&), float K::finish(const Acc&)
-// A tile unpacks each weight block of its M rows once and uses it for its N tokens, so a prefill unpacks the
-// weights once per N tokens and decode (N = 1) streams M rows at a time.
-template <class K, int kRows, int kTokens>
+// kq_gemm<K, RM, RN> is the TypeKernels::gemm entry. Decode (few tokens): a tile unpacks each weight block of its
+// M rows in registers and uses it for its N tokens, streaming M rows at a time. Prefill: unpacking costs more
+// than the dot products, so each row tile's blocks are unpacked once into scratch and every token tile reads them.
+
+// Where a tile's unpacked blocks come from: unpacked in place from the GGUF rows...
+template <class K>
+struct KqInPlace {
+  template <int M>
+  static void blocks(const tiles::GemmArgs& g, int64_t row, int64_t b, typename K::Prep (&prep)[M]) {
+    using Block = typename K::Block;
+    for (int i = 0; i < M; ++i) {
+      const Block& blk = reinterpret_cast<const Block*>(g.w + static_cast<size_t>(row + i) * g.w_row_bytes)[b];
+      tiles::prefetch_next_tile<M>(reinterpret_cast<const uint8_t*>(&blk), g.w_row_bytes, sizeof(Block));
+      K::prepare(blk, prep[i]);
+    }
+  }
+};
+
+// ... or read from a row tile's prepared blocks, [block][row of the tile] with RM rows per block (g.w).
+template <class K, int RM>
+struct KqPrepared {
+  template <int M>
+  static void blocks(const tiles::GemmArgs& g, int64_t, int64_t b, typename K::Prep (&prep)[M]) {
+    const auto* p = reinterpret_cast<const typename K::Prep*>(g.w) + b * RM;
+    for (int i = 0; i < M; ++i) prep[i] = p[i];
+  }
+};
+
+template <class K, class Src, int kRows, int kTokens>
 struct KqTiles {
   static constexpr int RM = kRows, RN = kTokens;
 
   template <int M, int N>
   static void tile(const tiles::GemmArgs& g, int64_t row, int tok) {
-    using Block = typename K::Block;
-    const uint8_t* w = g.w + static_cast<size_t>(row) * g.w_row_bytes;
     const uint8_t* a = g.a + static_cast<size_t>(tok) * g.a_row_bytes;
     typename K::Acc acc[M][N] = {};
     for (int64_t b = 0; b < g.cols / QK_K; ++b) {
       typename K::Prep prep[M];
-      for (int i = 0; i < M; ++i) {
-        const Block& blk = reinterpret_cast<const Block*>(w + static_cast<size_t>(i) * g.w_row_bytes)[b];
-        tiles::prefetch_next_tile<M>(reinterpret_cast<const uint8_t*>(&blk), g.w_row_bytes, sizeof(Block));
-        K::prepare(blk, prep[i]);
-      }
+      Src::blocks(g, row, b, prep);
       for (int j = 0; j < N; ++j) {
         const BlockQ8_K& q = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(j) * g.a_row_bytes)[b];
         for (int i = 0; i < M; ++i) K::dot(prep[i], q, acc[i][j]);
@@ -74,6 +94,27 @@ struct KqTiles {
     }
   }
 };
+
+template <class K, int RM, int RN>
+void kq_gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
+             int64_t r0, int64_t r1, int n_tok, int64_t cols) {
+  if (n_tok < 2 * RN)
+    return tiles::gemm<KqTiles<K, KqInPlace<K>, RM, RN>>(w, w_row_bytes, a, a_row_bytes, y, ldy, r0, r1, n_tok, cols);
+  using Block = typename K::Block;
+  using Tiles = KqTiles<K, KqPrepared<K, RM>, RM, RN>;
+  thread_local std::vector<typename K::Prep> prepared;
+  const int64_t nb = cols / QK_K;
+  prepared.resize(static_cast<size_t>(nb * RM));
+  const tiles::GemmArgs g{reinterpret_cast<const uint8_t*>(prepared.data()), 0, a, a_row_bytes, y, ldy, cols};
+  for (int64_t r = r0; r < r1; r += RM) {
+    const int m = r1 - r < RM ? static_cast<int>(r1 - r) : RM;
+    for (int i = 0; i < m; ++i) {
+      const auto* row = reinterpret_cast<const Block*>(w + static_cast<size_t>(r + i) * w_row_bytes);
+      for (int64_t b = 0; b < nb; ++b) K::prepare(row[b], prepared[static_cast<size_t>(b * RM + i)]);
+    }
+    tiles::row_tile<Tiles>(g, r, m, n_tok);
+  }
+}
 
 }  // namespace
 }  // namespace rkchat::kernels
