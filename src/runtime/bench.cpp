@@ -40,17 +40,19 @@ backends::TurnInput synthetic_prompt(const backends::Backend& backend, int n) {
 
 struct Runner {
   const BenchOptions& opt;
-  std::map<int, double> bandwidth;  // per thread count, measured once
+  std::map<std::pair<int, std::string>, double> bandwidth;  // per thread count and model file, measured once
 
   void say(const std::string& line) const {
     if (opt.progress) opt.progress(line);
   }
 
-  double bandwidth_for(int threads) {
-    auto it = bandwidth.find(threads);
+  double bandwidth_for(int threads, const std::string& model) {
+    const auto key = std::make_pair(threads, model);
+    auto it = bandwidth.find(key);
     if (it == bandwidth.end()) {
-      say(fmt::format("measuring memory bandwidth with {} threads", threads));
-      it = bandwidth.emplace(threads, measure_bandwidth_gb_s(threads)).first;
+      say(fmt::format("measuring memory bandwidth with {} threads (streaming the model file, as decode does)",
+                      threads));
+      it = bandwidth.emplace(key, measure_bandwidth_gb_s(threads, model)).first;
     }
     return it->second;
   }
@@ -121,7 +123,7 @@ struct Runner {
     }
     if (!opt.prompts.empty()) run_prompts(*backend, r);
     r.peak_rss_bytes = peak_rss_bytes();
-    r.bandwidth_gb_s = bandwidth_for(threads);
+    r.bandwidth_gb_s = bandwidth_for(threads, path);
     const double roofline_tok_s = r.size_bytes ? r.bandwidth_gb_s * 1e9 / static_cast<double>(r.size_bytes) : 0;
     r.roofline_pct = roofline_tok_s > 0 ? 100.0 * r.decode_tok_s.median / roofline_tok_s : 0;
     return r;

@@ -24,8 +24,9 @@ uint64_t peak_rss_bytes();
 // Restarts the peak from the current size (Linux clear_refs); false when the kernel does not allow it.
 bool reset_peak_rss();
 
-// Read bandwidth in GB/s (1e9 bytes/s) of `threads` threads streaming (full-width vector loads) a buffer at least
-// twice the last-level cache; the best of 5 passes.
-double measure_bandwidth_gb_s(int threads);
+// Read bandwidth in GB/s (1e9 bytes/s) of `threads` threads streaming `file` (a model: the same bytes decode reads
+// per token, so the same share of them stays in a large last-level cache between passes), or without a file (or
+// one under 64 MiB) a buffer of twice the last-level cache; the best of 5 passes.
+double measure_bandwidth_gb_s(int threads, const std::string& file = {});
 
 }  // namespace rkchat::runtime
