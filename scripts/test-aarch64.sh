@@ -23,9 +23,11 @@ mkdir -p "$build"
   { cat "$build/configure.log"; die "configure failed (log above)"; }
 
 # Only the test binaries that exist in this tree (test_kernels always).
+# (The list is captured first: with pipefail, `ninja | grep -q` fails when grep stops reading early.)
 targets=(test_kernels)
+all_targets="$(ninja -C "$build" -t targets all 2>/dev/null)"
 for t in test_model test_backends; do
-  if ninja -C "$build" -t targets all 2>/dev/null | grep -q "^$t:"; then targets+=("$t"); fi
+  if grep -q "^$t:" <<<"$all_targets"; then targets+=("$t"); fi
 done
 echo "test-aarch64: building ${targets[*]}"
 nice ninja -C "$build" -j"${RKCHAT_JOBS:-2}" "${targets[@]}" || die "build failed"

@@ -117,8 +117,8 @@ RKCHAT_CLONES void attend_f32(const float* q, const float* k, const float* v, in
   attend_typed(q, k, v, stride, n_pos, head_dim, scale, scores, out);
 }
 
-RKCHAT_CLONES void attend_f16(const float* q, const half_t* k, const half_t* v, int64_t stride, int n_pos,
-                              int head_dim, float scale, float* scores, float* out) {
+RKCHAT_CLONES void attend_f16(const float* q, const half_t* k, const half_t* v, int64_t stride, int n_pos, int head_dim,
+                              float scale, float* scores, float* out) {
   attend_typed(q, k, v, stride, n_pos, head_dim, scale, scores, out);
 }
 
@@ -131,18 +131,26 @@ __attribute__((target("avx2,fma,f16c"))) float hsum8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
+// acc + q[0..8) * k[0..8)
+__attribute__((target("avx2,fma,f16c"))) inline __m256 fma_f16(const float* q, const half_t* k, __m256 acc) {
+  return _mm256_fmadd_ps(_mm256_loadu_ps(q), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k))),
+                         acc);
+}
+
 __attribute__((target("avx2,fma,f16c"))) void attend_f16_avx2(const float* q, const half_t* k, const half_t* v,
-                                                               int64_t stride, int n_pos, int head_dim, float scale,
-                                                               float* scores, float* out) {
+                                                              int64_t stride, int n_pos, int head_dim, float scale,
+                                                              float* scores, float* out) {
   const int vec = head_dim & ~7;
   for (int p = 0; p < n_pos; ++p) {
     const half_t* kp = k + p * stride;
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < vec; i += 8)
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
-                            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kp + i))), acc);
-    float s = hsum8(acc);
-    for (int i = vec; i < head_dim; ++i) s += q[i] * static_cast<float>(kp[i]);
+    // Four independent sums: one chain of dependent multiply-adds would wait on each add's latency.
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 32 <= vec; i += 32)
+      for (int j = 0; j < 4; ++j) acc[j] = fma_f16(q + i + 8 * j, kp + i + 8 * j, acc[j]);
+    for (; i < vec; i += 8) acc[0] = fma_f16(q + i, kp + i, acc[0]);
+    float s = hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < head_dim; ++i) s += q[i] * static_cast<float>(kp[i]);
     scores[p] = s * scale;
   }
   softmax(scores, n_pos);
