@@ -154,11 +154,26 @@ __attribute__((target("avx2,fma,f16c"))) void attend_f16_avx2(const float* q, co
     scores[p] = s * scale;
   }
   softmax(scores, n_pos);
-  std::fill(out, out + head_dim, 0.0f);
+  // out = sum_p scores[p] * v[p], 64 dimensions at a time held in registers over all positions, then the rest
+  // through memory; every element adds the positions in order either way.
+  int i0 = 0;
+  for (; i0 + 64 <= vec; i0 += 64) {
+    __m256 acc[8];
+    for (__m256& a : acc) a = _mm256_setzero_ps();
+    for (int p = 0; p < n_pos; ++p) {
+      const half_t* vp = v + p * stride + i0;
+      const __m256 a = _mm256_set1_ps(scores[p]);
+      for (int j = 0; j < 8; ++j)
+        acc[j] =
+            _mm256_fmadd_ps(a, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vp + 8 * j))), acc[j]);
+    }
+    for (int j = 0; j < 8; ++j) _mm256_storeu_ps(out + i0 + 8 * j, acc[j]);
+  }
+  std::fill(out + i0, out + head_dim, 0.0f);
   for (int p = 0; p < n_pos; ++p) {
     const half_t* vp = v + p * stride;
     const __m256 a = _mm256_set1_ps(scores[p]);
-    for (int i = 0; i < vec; i += 8) {
+    for (int i = i0; i < vec; i += 8) {
       const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vp + i)));
       _mm256_storeu_ps(out + i, _mm256_fmadd_ps(a, vv, _mm256_loadu_ps(out + i)));
     }
