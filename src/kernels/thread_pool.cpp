@@ -21,6 +21,9 @@ constexpr int kSpinPolls = 1 << 16;
 // threads finish close together. More ranges cost a claim each and shorter streams for the prefetchers: 4 was the
 // fastest decode of 1, 4 and 8 (rkchat bench, Qwen3-0.6B, 2 threads).
 constexpr int64_t kChunksPerThread = 4;
+// The claim word: job id (32 bits) | chunk count (16 bits) | next chunk to claim (16 bits).
+constexpr int kChunkBits = 16;
+constexpr uint64_t kChunkMask = (uint64_t{1} << kChunkBits) - 1;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -53,8 +56,11 @@ void ThreadPool::work_on(uint32_t job, int tid) {
     uint64_t c = claim_.load(std::memory_order_acquire);
     int64_t chunk;
     do {
-      chunk = static_cast<int64_t>(c & 0xffffffffu);
-      if ((c >> 32) != job || chunk >= n_chunks_) return;
+      // The chunk count comes from the claim word itself: a worker late from the previous job must never compare
+      // its stale claim with the next job's count, which the caller may already be writing.
+      chunk = static_cast<int64_t>(c & kChunkMask);
+      const auto total = static_cast<int64_t>((c >> kChunkBits) & kChunkMask);
+      if ((c >> 32) != job || chunk >= total) return;
     } while (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel));
     int64_t b, e;
     range_of(chunk, b, e);
@@ -73,10 +79,12 @@ void ThreadPool::run(int64_t n, int64_t grain, void* ctx, Trampoline tramp) {
   tramp_ = tramp;
   n_ = n;
   grain_ = std::max<int64_t>(1, grain);
-  n_chunks_ = std::min<int64_t>(kChunksPerThread * n_threads_, (n + grain_ - 1) / grain_);
+  n_chunks_ =
+      std::min<int64_t>({kChunksPerThread * n_threads_, (n + grain_ - 1) / grain_, static_cast<int64_t>(kChunkMask)});
   done_.store(0, std::memory_order_relaxed);
   const uint32_t job = job_.load(std::memory_order_relaxed) + 1;
-  claim_.store(static_cast<uint64_t>(job) << 32, std::memory_order_release);
+  claim_.store(static_cast<uint64_t>(job) << 32 | static_cast<uint64_t>(n_chunks_) << kChunkBits,
+               std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(mu_);
     job_.store(job, std::memory_order_release);

@@ -52,7 +52,7 @@ class ThreadPool {
   int64_t n_ = 0;
   int64_t grain_ = 1;
   int64_t n_chunks_ = 0;
-  std::atomic<uint64_t> claim_{0};  // job id << 32 | next chunk to claim
+  std::atomic<uint64_t> claim_{0};  // job id << 32 | chunk count << 16 | next chunk to claim
   std::atomic<int64_t> done_{0};    // chunks finished in the current job
   std::atomic<uint32_t> job_{0};    // id of the newest job, for the workers to wake on
   std::atomic<bool> stop_{false};
