@@ -16,9 +16,6 @@
 // agree with the reference within rounding (tests/kernels/gemm_test.cpp), not bit for bit.
 #include <immintrin.h>
 
-#include <cstring>
-#include <new>
-
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
 
@@ -59,24 +56,6 @@ void configure_tiles() {
   }
   _tile_loadconfig(&c);
 }
-
-// Per-thread scratch: grows when too small, never shrinks.
-class Scratch {
- public:
-  ~Scratch() { ::operator delete[](p_, std::align_val_t{64}); }
-  uint8_t* get(size_t n) {
-    if (n > n_) {
-      ::operator delete[](p_, std::align_val_t{64});
-      p_ = static_cast<uint8_t*>(::operator new[](n, std::align_val_t{64}));
-      n_ = n;
-    }
-    return p_;
-  }
-
- private:
-  uint8_t* p_ = nullptr;
-  size_t n_ = 0;
-};
 
 // The fp16 scale at p + i * stride for 16 values of i, as floats.
 inline __m512 gather_scales(const uint8_t* p, int64_t stride) {
@@ -162,11 +141,11 @@ void tile_16x16(const uint8_t* w, size_t wrb, const uint8_t* prepared, const flo
 // Full tiles of rows [r0, r1) x tokens [0, n_tok) (both multiples of 16).
 void full_tiles(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
                 int64_t r1, int n_tok, int64_t nb) {
-  thread_local Scratch prep_scratch, scale_scratch;
+  thread_local Workspace prep_scratch, scale_scratch;
   const size_t per_tile = static_cast<size_t>(nb) * kPreparedBlock;
   const int tiles_per_pass = static_cast<int>(per_tile >= kPreparedBudget ? 1 : kPreparedBudget / per_tile);
-  uint8_t* prepared = prep_scratch.get(per_tile * static_cast<size_t>(tiles_per_pass));
-  auto* dw = reinterpret_cast<float*>(scale_scratch.get(static_cast<size_t>(nb) * kTile * sizeof(float)));
+  auto* prepared = static_cast<uint8_t*>(prep_scratch.get(per_tile * static_cast<size_t>(tiles_per_pass)));
+  auto* dw = static_cast<float*>(scale_scratch.get(static_cast<size_t>(nb) * kTile * sizeof(float)));
   configure_tiles();
   for (int t0 = 0; t0 < n_tok; t0 += tiles_per_pass * kTile) {
     const int tiles = (n_tok - t0) / kTile < tiles_per_pass ? (n_tok - t0) / kTile : tiles_per_pass;

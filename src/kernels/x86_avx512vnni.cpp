@@ -16,7 +16,6 @@
 #include <immintrin.h>
 
 #include <cstring>
-#include <new>
 
 #include "kernels/fp16.h"
 #include "kernels/gemm_tiles.h"
@@ -233,36 +232,18 @@ struct QuantKernel {
   }
 };
 
-// Per-thread scratch for prepared activations: grows when too small, never shrinks.
-class Scratch {
- public:
-  ~Scratch() { ::operator delete[](p_, std::align_val_t{64}); }
-  uint8_t* get(size_t n) {
-    if (n > n_) {
-      ::operator delete[](p_, std::align_val_t{64});
-      p_ = static_cast<uint8_t*>(::operator new[](n, std::align_val_t{64}));
-      n_ = n;
-    }
-    return p_;
-  }
-
- private:
-  uint8_t* p_ = nullptr;
-  size_t n_ = 0;
-};
-
 // Prepared activations per chunk of tokens: about 64 KiB (L1/L2-resident while every weight row streams past),
 // but never fewer than 8 tokens, so a decode batch reads the weights once.
 template <class W>
 void quant_gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
                 int64_t r0, int64_t r1, int n_tok, int64_t cols) {
-  thread_local Scratch scratch;
+  thread_local Workspace scratch;
   const int64_t nb = cols / QK8_0;
   const size_t per_token = static_cast<size_t>((nb + kGroup - 1) / kGroup) * Prepared<W>::kGroupBytes;
   size_t chunk = (size_t{64} << 10) / per_token;
   chunk = chunk < 8 ? 8 : chunk;
   chunk = chunk > static_cast<size_t>(n_tok) ? static_cast<size_t>(n_tok) : chunk;
-  uint8_t* buf = scratch.get(chunk * per_token);
+  auto* buf = static_cast<uint8_t*>(scratch.get(chunk * per_token));
   for (int t0 = 0; t0 < n_tok; t0 += static_cast<int>(chunk)) {
     const int n = n_tok - t0 < static_cast<int>(chunk) ? n_tok - t0 : static_cast<int>(chunk);
     for (int t = 0; t < n; ++t) Prepared<W>::row(a + (t0 + t) * a_row_bytes, nb, buf + t * per_token);
