@@ -49,27 +49,29 @@ inline void unpack_scales_k4(const uint8_t* packed, uint8_t out[16]) {
 // M rows in registers and uses it for its N tokens, streaming M rows at a time. Prefill: unpacking costs more
 // than the dot products, so each row tile's blocks are unpacked once into scratch and every token tile reads them.
 
-// Where a tile's unpacked blocks come from: unpacked in place from the GGUF rows...
+// Where a tile's unpacked blocks come from (blocks() returns the M rows' block b): unpacked in place from the GGUF
+// rows into `scratch`...
 template <class K>
 struct KqInPlace {
   template <int M>
-  static void blocks(const tiles::GemmArgs& g, int64_t row, int64_t b, typename K::Prep (&prep)[M]) {
+  static const typename K::Prep* blocks(const tiles::GemmArgs& g, int64_t row, int64_t b,
+                                        typename K::Prep (&scratch)[M]) {
     using Block = typename K::Block;
     for (int i = 0; i < M; ++i) {
       const Block& blk = reinterpret_cast<const Block*>(g.w + static_cast<size_t>(row + i) * g.w_row_bytes)[b];
       tiles::prefetch_next_tile<M>(reinterpret_cast<const uint8_t*>(&blk), g.w_row_bytes, sizeof(Block));
-      K::prepare(blk, prep[i]);
+      K::prepare(blk, scratch[i]);
     }
+    return scratch;
   }
 };
 
-// ... or read from a row tile's prepared blocks, [block][row of the tile] with RM rows per block (g.w).
+// ... or read in place from a row tile's prepared blocks, [block][row of the tile] with RM rows per block (g.w).
 template <class K, int RM>
 struct KqPrepared {
   template <int M>
-  static void blocks(const tiles::GemmArgs& g, int64_t, int64_t b, typename K::Prep (&prep)[M]) {
-    const auto* p = reinterpret_cast<const typename K::Prep*>(g.w) + b * RM;
-    for (int i = 0; i < M; ++i) prep[i] = p[i];
+  static const typename K::Prep* blocks(const tiles::GemmArgs& g, int64_t, int64_t b, typename K::Prep (&)[M]) {
+    return reinterpret_cast<const typename K::Prep*>(g.w) + b * RM;
   }
 };
 
@@ -82,8 +84,8 @@ struct KqTiles {
     const uint8_t* a = g.a + static_cast<size_t>(tok) * g.a_row_bytes;
     typename K::Acc acc[M][N] = {};
     for (int64_t b = 0; b < g.cols / QK_K; ++b) {
-      typename K::Prep prep[M];
-      Src::blocks(g, row, b, prep);
+      typename K::Prep scratch[M];
+      const typename K::Prep* prep = Src::blocks(g, row, b, scratch);
       for (int j = 0; j < N; ++j) {
         const BlockQ8_K& q = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(j) * g.a_row_bytes)[b];
         for (int i = 0; i < M; ++i) K::dot(prep[i], q, acc[i][j]);

@@ -57,19 +57,22 @@ void configure_tiles() {
   _tile_loadconfig(&c);
 }
 
+// i * stride in lane i: the byte offsets of 16 rows, for gathers.
+inline __m512i lane_offsets(int64_t stride) {
+  return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                            _mm512_set1_epi32(static_cast<int>(stride)));
+}
+
 // The fp16 scale at p + i * stride for 16 values of i, as floats.
 inline __m512 gather_scales(const uint8_t* p, int64_t stride) {
-  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                         _mm512_set1_epi32(static_cast<int>(stride)));
-  const __m512i raw = _mm512_i32gather_epi32(idx, p, 1);
+  const __m512i raw = _mm512_i32gather_epi32(lane_offsets(stride), p, 1);
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
 }
 
 // Activations of 16 tokens (Q8_0 rows at a, stride arb) for every block: B tile (row k4 = the 4 quants 4*k4.. of
 // each token) then the 16 token scales as floats.
 void prepare_tokens(const uint8_t* a, size_t arb, int64_t nb, uint8_t* dst) {
-  const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(static_cast<int>(arb)));
+  const __m512i rows = lane_offsets(static_cast<int64_t>(arb));
   for (int64_t b = 0; b < nb; ++b, dst += kPreparedBlock) {
     const uint8_t* blk = a + b * sizeof(BlockQ8_0);
     for (int k4 = 0; k4 < kQuants / 4; ++k4)
