@@ -53,7 +53,6 @@ Check isa_check(const Sysroot& root, const std::map<std::string, std::string>& k
   if (root.is_host()) {
     const auto& f = kernels::cpu_features();
     c.value = f.summary();
-    if (f.amx_int8) c.value += " (AMX is opt-in: RKCHAT_ISA=amx for about 2x faster Q8_0 prefill)";
     const bool fast = f.avx2 || f.neon_dotprod;
     if (!fast) {
       c.verdict = Verdict::warn;

@@ -16,7 +16,6 @@ struct IsaInfo {
   const char* name;
   bool (*supported)(const CpuFeatures& f);
   void (*fill)(KernelTable& t);  // fills on top of the reference entries
-  bool opt_in;                   // only when named (kernels.h: isa_is_opt_in)
 };
 
 #if defined(RKCHAT_HAVE_X86_KERNELS)
@@ -32,31 +31,30 @@ void fill_avx2_all(KernelTable& t) {
 void fill_avx512vnni_all(KernelTable& t) {
   fill_avx2_all(t);
   fill_avx512vnni(t);
+  fill_avx512vnni_rows(t);
   fill_kquants_avx512vnni(t);
 }
 #endif
 
 const IsaInfo kIsas[] = {
-    {"scalar", [](const CpuFeatures&) { return true; }, [](KernelTable&) {}, false},
+    {"scalar", [](const CpuFeatures&) { return true; }, [](KernelTable&) {}},
 #if defined(RKCHAT_HAVE_X86_KERNELS)
-    {"avx2", has_avx2, fill_avx2_all, false},
-    {"avx512vnni", has_avx512vnni, fill_avx512vnni_all, false},
+    {"avx2", has_avx2, fill_avx2_all},
+    {"avx512vnni", has_avx512vnni, fill_avx512vnni_all},
     {"amx", [](const CpuFeatures& f) { return has_avx512vnni(f) && f.amx_int8; },
      [](KernelTable& t) {
        fill_avx512vnni_all(t);
        fill_amx(t);
-     },
-     true},
+     }},
 #endif
 #if defined(RKCHAT_HAVE_ARM_KERNELS)
-    {"neon", [](const CpuFeatures& f) { return f.neon; }, [](KernelTable& t) { fill_neon_base(t); }, false},
+    {"neon", [](const CpuFeatures& f) { return f.neon; }, [](KernelTable& t) { fill_neon_base(t); }},
     {"neon-dot", [](const CpuFeatures& f) { return f.neon && f.neon_dotprod; },
      [](KernelTable& t) {
        fill_neon_base(t);
        fill_neon_dot(t);
        fill_kquants_neon_dot(t);
-     },
-     false},
+     }},
 #endif
 };
 
@@ -76,7 +74,7 @@ const IsaInfo& find_isa(const std::string& name) {
 const IsaInfo& best_isa() {
   const IsaInfo* best = &kIsas[0];
   for (const IsaInfo& isa : kIsas) {
-    if (!isa.opt_in && isa.supported(cpu_features())) best = &isa;  // kIsas is ordered worst to best
+    if (isa.supported(cpu_features())) best = &isa;  // kIsas is ordered worst to best
   }
   return *best;
 }
@@ -176,13 +174,6 @@ std::vector<std::string> available_isas() {
     if (isa.supported(cpu_features())) names.emplace_back(isa.name);
   }
   return names;
-}
-
-bool isa_is_opt_in(const std::string& name) {
-  for (const IsaInfo& isa : kIsas) {
-    if (name == isa.name) return isa.opt_in;
-  }
-  return false;
 }
 
 void select_isa(const std::string& name) { use(find_isa(name)); }

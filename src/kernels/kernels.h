@@ -95,12 +95,8 @@ void dequantize_row(QType type, const void* src, float* dst, int64_t n);
 // The ISA chosen for this process: the best the CPU supports, or RKCHAT_ISA (scalar|avx2|avx512vnni|amx|neon|neon-dot)
 // when set. Throws std::runtime_error when RKCHAT_ISA names an ISA this CPU (or build) lacks.
 const char* active_isa();
-// ISAs this build has and this CPU can run, best last (opt-in ones included).
+// ISAs this build has and this CPU can run, best last.
 std::vector<std::string> available_isas();
-// Whether an ISA runs only when RKCHAT_ISA / select_isa names it, never by the automatic choice: "amx", whose
-// block-wise float sums are exact to 1e-7 but land one 8-bit rounding away from llama.cpp's on the Q8_0 reference
-// fixture (src/kernels/x86_amx.cpp).
-bool isa_is_opt_in(const std::string& name);
 // Force an ISA (tests, benchmarks). Throws std::runtime_error if unavailable.
 void select_isa(const std::string& name);
 

@@ -17,7 +17,7 @@ namespace rkchat::kernels {
 
 namespace {
 
-// Rows per unit of work: a multiple of every ISA's row tile (1..4 rows, AMX 16), so threads split on tile
+// Rows per unit of work: a multiple of every ISA's row tile (1..4 rows; 16 for prefill), so threads split on tile
 // boundaries and only the matrix's last rows fall outside a full tile -- the same rows however many threads run.
 constexpr int64_t kRowGrain = 48;
 

@@ -1,19 +1,17 @@
 // AMX-INT8 kernel for Q8_0 weights x Q8_0 activations (compiled with -mamx-tile/-mamx-int8 on top of the AVX-512
 // flags, run only when the CPU has AMX and the kernel granted this process the tile state).
 //
-// Main idea: one tdpbssd multiplies a tile of 16 weight rows x 32 quants (one Q8_0 block of each row, loaded in
-// place from the mmap'd GGUF rows with the row stride: no repack) by a tile of the same block of 16 tokens, giving
-// the 16 x 16 exact int32 block sums at once. Each block has its own scales, so every block's sums are scaled and
-// added into float accumulators (16 zmm: one weight row x 16 tokens each) before the next block. The activations
-// are rearranged once per call into the layout tdpbssd wants for its second operand (for each block: 8 rows of 16
-// tokens x 4 consecutive quants), together with the tokens' block scales as floats; the weight scales of a row tile
-// are read once per row tile.
+// Main idea: tdpbssd multiplies a tile of 16 weight rows x 32 quants (one Q8_0 block of each row, loaded in place
+// from the mmap'd GGUF rows with the row stride: no repack) by a tile of the same block of 16 tokens, giving 16 x
+// 16 exact int32 sums at once. It runs twice per block, against the tokens' even chunks (quants 0-3, 8-11, ...)
+// with the odd ones zeroed and then the other way round, so that every (row, token) gets the same two sums as
+// the AVX-512 VNNI prefill kernel (x86_avx512vnni_rows.cpp) and adds them up in the same float order: on whole
+// tiles both give identical results. The activations are rearranged once per call into the layout tdpbssd wants
+// for its second operand (for each block: 8 rows of 16 tokens x 4 consecutive quants, twice), together with the
+// tokens' block scales as floats; the weight scales of a row tile are read once per row tile.
 //
 // Only full tiles run here: prefill-sized work. Rows past the last full 16 and tokens past the last full 16 (and
 // any call with fewer than 16 tokens: decode) go to the AVX-512 VNNI gemm this table held before.
-//
-// Float order: each (row, token) adds its blocks one by one, where VNNI adds 16 lanes of partial sums; results
-// agree with the reference within rounding (tests/kernels/gemm_test.cpp), not bit for bit.
 #include <immintrin.h>
 
 #include "kernels/kernel_table.h"
@@ -26,7 +24,7 @@ namespace {
 constexpr int kTile = 16;                    // weight rows and tokens per tile
 constexpr int kQuants = QK8_0;               // quants per block: the K of one tdpbssd
 constexpr size_t kBBytes = kTile * kQuants;  // one block of 16 tokens in tdpbssd's B layout (512 bytes)
-constexpr size_t kPreparedBlock = kBBytes + kTile * sizeof(float);  // B tile + token scales
+constexpr size_t kPreparedBlock = 2 * kBBytes + kTile * sizeof(float);  // even and odd B tiles + token scales
 // Tokens rearranged per pass: keeps the prepared activations (blocks x (B tile + scales)) within ~1 MiB of L2.
 constexpr size_t kPreparedBudget = size_t{1} << 20;
 
@@ -34,8 +32,8 @@ using GemmFn = decltype(TypeKernels::gemm);
 GemmFn g_fallback = nullptr;  // the VNNI gemm; set by fill_amx before the table is published
 
 // Tile registers, two sets so that one block's products run while the previous block's sums are scaled (tiles
-// are not renamed: reusing one set would serialize the blocks): 0/3 weights (16 rows x 32 bytes), 1/4 activations
-// (8 rows x 64 bytes), 2/5 sums (16 x 16 int32).
+// are not renamed: reusing one set would serialize the blocks): 0/4 weights (16 rows x 32 bytes), 1/5 activations
+// (8 rows x 64 bytes: the even chunks, then the odd ones), 2/6 and 3/7 even and odd sums (16 x 16 int32).
 struct alignas(64) TileConfig {
   uint8_t palette = 1;
   uint8_t start_row = 0;
@@ -47,12 +45,14 @@ struct alignas(64) TileConfig {
 void configure_tiles() {
   TileConfig c;
   for (int set = 0; set < 2; ++set) {
-    c.rows[3 * set] = kTile;
-    c.colsb[3 * set] = kQuants;
-    c.rows[3 * set + 1] = kQuants / 4;
-    c.colsb[3 * set + 1] = kTile * 4;
-    c.rows[3 * set + 2] = kTile;
-    c.colsb[3 * set + 2] = kTile * 4;
+    c.rows[4 * set] = kTile;
+    c.colsb[4 * set] = kQuants;
+    c.rows[4 * set + 1] = kQuants / 4;
+    c.colsb[4 * set + 1] = kTile * 4;
+    for (int sums = 2; sums < 4; ++sums) {
+      c.rows[4 * set + sums] = kTile;
+      c.colsb[4 * set + sums] = kTile * 4;
+    }
   }
   _tile_loadconfig(&c);
 }
@@ -69,74 +69,84 @@ inline __m512 gather_scales(const uint8_t* p, int64_t stride) {
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
 }
 
-// Activations of 16 tokens (Q8_0 rows at a, stride arb) for every block: B tile (row k4 = the 4 quants 4*k4.. of
-// each token) then the 16 token scales as floats.
+// Activations of 16 tokens (Q8_0 rows at a, stride arb) for every block: two B tiles (row k4 = the 4 quants
+// 4*k4.. of each token; the first keeps the even k4 and zeroes the odd ones, the second the other way round), then
+// the 16 token scales as floats.
 void prepare_tokens(const uint8_t* a, size_t arb, int64_t nb, uint8_t* dst) {
   const __m512i rows = lane_offsets(static_cast<int64_t>(arb));
+  const __m512i zero = _mm512_setzero_si512();
   for (int64_t b = 0; b < nb; ++b, dst += kPreparedBlock) {
     const uint8_t* blk = a + b * sizeof(BlockQ8_0);
-    for (int k4 = 0; k4 < kQuants / 4; ++k4)
-      _mm512_store_si512(dst + k4 * 64, _mm512_i32gather_epi32(rows, blk + 2 + 4 * k4, 1));
-    _mm512_store_ps(dst + kBBytes, gather_scales(blk, static_cast<int64_t>(arb)));
+    for (int k4 = 0; k4 < kQuants / 4; ++k4) {
+      const __m512i q = _mm512_i32gather_epi32(rows, blk + 2 + 4 * k4, 1);
+      _mm512_store_si512(dst + k4 * 64, k4 % 2 == 0 ? q : zero);
+      _mm512_store_si512(dst + kBBytes + k4 * 64, k4 % 2 == 0 ? zero : q);
+    }
+    _mm512_store_ps(dst + 2 * kBBytes, gather_scales(blk, static_cast<int64_t>(arb)));
   }
 }
 
-// Block b's int32 sums of row m as floats times the block's scales: dx (16 tokens) * dw[m].
-inline __m512 scaled(const int32_t* sums, __m512 dx, const float* dw, int m) {
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + m * kTile)),
-                       _mm512_mul_ps(dx, _mm512_set1_ps(dw[m])));
-}
+// Even and odd sums of one block, 16 x 16 int32 each (row m at [m * 16]).
+struct alignas(64) BlockSums {
+  int32_t even[kTile * kTile];
+  int32_t odd[kTile * kTile];
+};
 
-// acc[m] += scaled block b + scaled block b + 1 (when `two`): the pair is summed first, which halves the rounding
-// error of a long sequential sum at the cost of one add.
-inline void scale_into(const int32_t (*sums)[kTile * kTile], const uint8_t* prepared, const float* dw, bool two,
-                       __m512 (&acc)[kTile]) {
-  const __m512 dx0 = _mm512_load_ps(prepared + kBBytes);
-  if (!two) {
-    for (int m = 0; m < kTile; ++m) acc[m] = _mm512_add_ps(acc[m], scaled(sums[0], dx0, dw, m));
-    return;
-  }
-  const __m512 dx1 = _mm512_load_ps(prepared + kPreparedBlock + kBBytes);
+// Float accumulators of a 16 x 16 tile: row m x 16 tokens, even and odd chunks apart.
+struct Accumulators {
+  __m512 even[kTile], odd[kTile];
+};
+
+// acc += block's sums x (token scales dx * row scale dw[m]), in the VNNI prefill kernel's order.
+inline void scale_into(const BlockSums& sums, const uint8_t* prepared, const float* dw, Accumulators& acc) {
+  const __m512 dx = _mm512_load_ps(prepared + 2 * kBBytes);
   for (int m = 0; m < kTile; ++m) {
-    const __m512 pair = _mm512_add_ps(scaled(sums[0], dx0, dw, m), scaled(sums[1], dx1, dw + kTile, m));
-    acc[m] = _mm512_add_ps(acc[m], pair);
+    const __m512 d = _mm512_mul_ps(dx, _mm512_set1_ps(dw[m]));
+    acc.even[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums.even + m * kTile)), d, acc.even[m]);
+    acc.odd[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums.odd + m * kTile)), d, acc.odd[m]);
   }
 }
 
-// Products of block b (and b + 1 when `two`) into sums[0] (and sums[1]), one tile set per block.
-inline void block_products(const uint8_t* w, long stride, const uint8_t* prepared, int64_t b, bool two,
-                           int32_t (*sums)[kTile * kTile]) {
-  const uint8_t* p = prepared + b * kPreparedBlock;
-  _tile_loadd(0, w + b * sizeof(BlockQ8_0) + 2, stride);
-  _tile_loadd(1, p, kTile * 4);
-  _tile_zero(2);
-  _tile_dpbssd(2, 0, 1);
-  if (two) {
-    _tile_loadd(3, w + (b + 1) * sizeof(BlockQ8_0) + 2, stride);
-    _tile_loadd(4, p + kPreparedBlock, kTile * 4);
-    _tile_zero(5);
-    _tile_dpbssd(5, 3, 4);
-  }
-  _tile_stored(2, sums[0], kTile * 4);
-  if (two) _tile_stored(5, sums[1], kTile * 4);
+// Products of block b into sums, on tile set S (tiles 4S..4S+3: weights, activations, even sums, odd sums). The
+// odd activations reuse the activation tile once the even product has read it. GCC's tile intrinsics paste the
+// tile number into the instruction text, so it must be a literal: one macro body, two sets.
+#define RK_BLOCK_PRODUCTS(W, X, EVEN, ODD)               \
+  const uint8_t* p = prepared + b * kPreparedBlock;      \
+  _tile_loadd(W, w + b * sizeof(BlockQ8_0) + 2, stride); \
+  _tile_loadd(X, p, kTile * 4);                          \
+  _tile_zero(EVEN);                                      \
+  _tile_dpbssd(EVEN, W, X);                              \
+  _tile_loadd(X, p + kBBytes, kTile * 4);                \
+  _tile_zero(ODD);                                       \
+  _tile_dpbssd(ODD, W, X);                               \
+  _tile_stored(EVEN, sums.even, kTile * 4);              \
+  _tile_stored(ODD, sums.odd, kTile * 4)
+
+inline void block_products_set0(const uint8_t* w, long stride, const uint8_t* prepared, int64_t b, BlockSums& sums) {
+  RK_BLOCK_PRODUCTS(0, 1, 2, 3);
 }
+inline void block_products_set1(const uint8_t* w, long stride, const uint8_t* prepared, int64_t b, BlockSums& sums) {
+  RK_BLOCK_PRODUCTS(4, 5, 6, 7);
+}
+#undef RK_BLOCK_PRODUCTS
 
 // y for weight rows [r, r + 16) x tokens [t, t + 16): prepared holds the tokens' blocks, dw the rows' scales
-// ([nb][16] floats). Software-pipelined: the tile products of the next two blocks are issued before the sums of
-// the last two are scaled, so the scaling never waits for a tile store that was just issued.
+// ([nb][16] floats). Software-pipelined over the two tile sets: the products of the next block are issued before
+// the sums of this one are scaled, so the scaling never waits for a tile store that was just issued.
 void tile_16x16(const uint8_t* w, size_t wrb, const uint8_t* prepared, const float* dw, int64_t nb, float* y,
                 int64_t ldy) {
-  alignas(64) int32_t sums[4][kTile * kTile];
-  __m512 acc[kTile];
-  for (__m512& v : acc) v = _mm512_setzero_ps();
+  BlockSums sums[2];
+  Accumulators acc;
+  for (int m = 0; m < kTile; ++m) acc.even[m] = acc.odd[m] = _mm512_setzero_ps();
   const long stride = static_cast<long>(wrb);
-  block_products(w, stride, prepared, 0, nb > 1, sums);
-  for (int64_t b = 0, cur = 0; b < nb; b += 2, cur ^= 2) {
-    if (b + 2 < nb) block_products(w, stride, prepared, b + 2, b + 3 < nb, sums + (cur ^ 2));
-    scale_into(sums + cur, prepared + b * kPreparedBlock, dw + b * kTile, b + 1 < nb, acc);
+  block_products_set0(w, stride, prepared, 0, sums[0]);
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b + 1 < nb && b % 2 == 1) block_products_set0(w, stride, prepared, b + 1, sums[0]);
+    if (b + 1 < nb && b % 2 == 0) block_products_set1(w, stride, prepared, b + 1, sums[1]);
+    scale_into(sums[b % 2], prepared + b * kPreparedBlock, dw + b * kTile, acc);
   }
   alignas(64) float out[kTile * kTile];
-  for (int m = 0; m < kTile; ++m) _mm512_store_ps(out + m * kTile, acc[m]);
+  for (int m = 0; m < kTile; ++m) _mm512_store_ps(out + m * kTile, _mm512_add_ps(acc.even[m], acc.odd[m]));
   for (int n = 0; n < kTile; ++n)
     for (int m = 0; m < kTile; ++m) y[n * ldy + m] = out[m * kTile + n];
 }

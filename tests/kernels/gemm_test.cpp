@@ -126,14 +126,40 @@ TEST_P(GemmTest, LargePrefillTile) {
   for (QType type : {QType::Q8_0, QType::Q4_0, QType::Q4_1}) compare(ref, isa, type, 13, 2048, 131, rng);
 }
 
-// Shapes made of whole 16 x 16 tiles (AMX) plus edges of rows and tokens, with odd and even block counts.
+// Shapes made of whole 16-row tiles (the AVX-512 VNNI prefill kernel) and 16 x 16 tiles (AMX) plus edges of rows
+// and tokens, with odd and even block counts, and batches on both sides of the prefill kernel's minimum.
 TEST_P(GemmTest, SixteenRowAndTokenTiles) {
   const KernelTable ref = table_of("scalar");
   const KernelTable isa = table_of(GetParam());
   std::mt19937 rng(16);
+  for (const auto& [rows, cols, n_tok] : {std::tuple<int64_t, int64_t, int>{16, 32, 16},
+                                          {48, 96, 32},
+                                          {100, 160, 50},
+                                          {35, 2080, 17},
+                                          {64, 4096, 16},
+                                          {32, 64, 24},
+                                          {80, 1056, 131}}) {
+    for (QType type : {QType::Q8_0, QType::Q4_0, QType::Q4_1}) compare(ref, isa, type, rows, cols, n_tok, rng);
+  }
+}
+
+// AMX sums each (row, token) of a whole 16 x 16 tile in the same float order as the AVX-512 VNNI prefill kernel
+// (x86_amx.cpp), so on shapes of whole tiles the two agree bit for bit.
+TEST(AmxGemm, WholeTilesEqualTheVnniPrefillKernel) {
+  const auto isas = available_isas();
+  if (std::find(isas.begin(), isas.end(), "amx") == isas.end()) GTEST_SKIP() << "this CPU has no AMX-INT8";
+  const KernelTable amx = table_of("amx"), vnni = table_of("avx512vnni");
+  std::mt19937 rng(3);
   for (const auto& [rows, cols, n_tok] :
-       {std::tuple<int64_t, int64_t, int>{16, 32, 16}, {48, 96, 32}, {100, 160, 50}, {35, 2080, 17}, {64, 4096, 16}}) {
-    for (QType type : {QType::Q8_0, QType::Q4_0}) compare(ref, isa, type, rows, cols, n_tok, rng);
+       {std::tuple<int64_t, int64_t, int>{64, 64, 64}, {32, 160, 48}, {48, 1024, 32}}) {
+    const std::vector<uint8_t> w = random_weights(rng, QType::Q8_0, rows, cols);
+    const size_t wrb = qtype_row_bytes(QType::Q8_0, cols);
+    size_t arb = 0;
+    const std::vector<uint8_t> a = make_act(vnni, QType::Q8_0, random_floats(rng, cols * n_tok), cols, n_tok, arb);
+    std::vector<float> want(static_cast<size_t>(rows * n_tok)), got(want.size());
+    vnni.q8_0.gemm(w.data(), wrb, a.data(), arb, want.data(), rows, 0, rows, n_tok, cols);
+    amx.q8_0.gemm(w.data(), wrb, a.data(), arb, got.data(), rows, 0, rows, n_tok, cols);
+    EXPECT_EQ(got, want) << rows << " x " << cols << ", " << n_tok << " tokens";
   }
 }
 
