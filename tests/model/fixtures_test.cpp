@@ -85,7 +85,8 @@ class FixtureTest : public ::testing::TestWithParam<Case> {
     if (!fs::exists(file)) GTEST_SKIP() << "fixture not found: " << file << " (../shared/fixtures is absent)";
     rkchat::kernels::select_isa(GetParam().isa);
     gguf_ = rkchat::gguf::File::open(file.string());
-    model_ = std::make_unique<Model>(*gguf_, 16);  // 16 < 32: also exercises the split of long batches
+    // 24 < 32: the batch splits into 24 tokens (prefill kernels) and 8 (decode tiles).
+    model_ = std::make_unique<Model>(*gguf_, 24);
     pool_ = std::make_unique<rkchat::kernels::ThreadPool>(GetParam().threads);
     tokens_ = read_ids(fixtures_dir() / "tokens.txt");
   }
