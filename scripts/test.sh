@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: -Werror build, unit tests, end-to-end tests, the ASan+UBSan build of the
+# The whole test suite, as CI runs it: clang-format check, -Werror build, unit tests, end-to-end tests, the ASan+UBSan build of the
 # unit tests, fuzz smoke runs, and the aarch64 build under qemu. Stops at the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,9 @@ stage() { stages=$((stages + 1)); echo; echo "=== rkchat tests: $* ($(date +%H:%
 stage "dependencies"
 bash scripts/install-deps.sh
 bash scripts/install-aarch64-deps.sh
+
+stage "format (clang-format)"
+git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run -Werror
 
 stage "build (-Werror)"
 cmake --preset ci >/dev/null

@@ -45,10 +45,10 @@ struct ModelInfo {
   std::string arch;          // "llama", "qwen2", "qwen3", ... ("" when unknown)
   std::string quantization;  // "Q8_0", "Q4_K_M", "W8A8", ...
   uint64_t file_bytes = 0;
-  uint64_t n_params = 0;     // 0 when unknown
+  uint64_t n_params = 0;  // 0 when unknown
   int n_vocab = 0;
-  int n_ctx_train = 0;       // the model's own context limit
-  int n_ctx = 0;             // the context this load was opened with
+  int n_ctx_train = 0;          // the model's own context limit
+  int n_ctx = 0;                // the context this load was opened with
   std::string toolkit_version;  // .rkllm only
 };
 
@@ -63,10 +63,10 @@ struct LoadOptions {
   // RKLLM runtime selection and placement.
   std::string rkllm_lib;
   std::string rkllm_lib_dir;
-  std::string rkllm_abi;          // "" (from the runtime's version) | "1.2" | "1.3"
+  std::string rkllm_abi;  // "" (from the runtime's version) | "1.2" | "1.3"
   int npu_domain = 0;
-  std::string cpus;               // cores for the runtime, e.g. "4-7"
-  bool force = false;             // try despite a toolkit/runtime version mismatch
+  std::string cpus;    // cores for the runtime, e.g. "4-7"
+  bool force = false;  // try despite a toolkit/runtime version mismatch
   // Load progress in [0, 1], called from the loading thread; may be empty.
   std::function<void(float)> progress;
 };
@@ -104,11 +104,11 @@ struct TurnStats {
   double prefill_ms = 0;  // processing the new prompt tokens
   double ttft_ms = 0;     // from the call to the first piece
   int gen_tokens = 0;
-  double decode_ms = 0;   // from the first generated token to the last
+  double decode_ms = 0;  // from the first generated token to the last
   double total_ms = 0;
   uint64_t memory_bytes = 0;  // what the backend holds for the model and caches
   StopReason stop = StopReason::eos;
-  std::string error;          // when stop == error: what the backend reported
+  std::string error;  // when stop == error: what the backend reported
 };
 
 class Conversation {

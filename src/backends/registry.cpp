@@ -9,12 +9,18 @@ namespace rkchat::backends {
 
 const char* stop_reason_name(StopReason r) {
   switch (r) {
-    case StopReason::eos: return "eos";
-    case StopReason::max_tokens: return "max_tokens";
-    case StopReason::context_full: return "context_full";
-    case StopReason::stopped_by_caller: return "stop";
-    case StopReason::aborted: return "aborted";
-    case StopReason::error: return "error";
+    case StopReason::eos:
+      return "eos";
+    case StopReason::max_tokens:
+      return "max_tokens";
+    case StopReason::context_full:
+      return "context_full";
+    case StopReason::stopped_by_caller:
+      return "stop";
+    case StopReason::aborted:
+      return "aborted";
+    case StopReason::error:
+      return "error";
   }
   return "unknown";
 }

@@ -42,8 +42,19 @@ int64_t block_elems(TensorType t);    // elements per block (1 for float types)
 int64_t block_bytes(TensorType t);    // bytes per block
 
 enum class ValueType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9,
-  U64 = 10, I64 = 11, F64 = 12,
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12,
 };
 
 // A metadata value. Arrays of strings and numbers are decoded eagerly (they are small, except token lists,
@@ -64,8 +75,8 @@ struct TensorInfo {
   uint64_t nbytes = 0;
   const uint8_t* data = nullptr;  // into the mapping
   int64_t n_elements() const;
-  int64_t rows() const;           // product of ne[1..]
-  uint64_t row_bytes() const;     // bytes of one row of ne[0] elements
+  int64_t rows() const;        // product of ne[1..]
+  uint64_t row_bytes() const;  // bytes of one row of ne[0] elements
 };
 
 class File {

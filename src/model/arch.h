@@ -16,10 +16,10 @@ enum class RopeStyle {
 };
 
 struct ArchSpec {
-  const char* name;        // general.architecture
+  const char* name;  // general.architecture
   RopeStyle rope;
-  bool qkv_bias;           // attn_q/k/v.bias (qwen2)
-  bool qk_norm;            // per-head RMSNorm of q and k before RoPE (qwen3)
+  bool qkv_bias;  // attn_q/k/v.bias (qwen2)
+  bool qk_norm;   // per-head RMSNorm of q and k before RoPE (qwen3)
   float default_rope_base;
 };
 

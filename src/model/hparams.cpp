@@ -13,7 +13,8 @@ namespace {
 const std::array<const ArchSpec*, 3> kArchs = {&kArchLlama, &kArchQwen2, &kArchQwen3};
 
 int positive(const gguf::File& f, const std::string& key, int64_t v) {
-  if (v <= 0 || v > (1 << 24)) throw gguf::Error(f.path() + ": metadata '" + key + "' has invalid value " + std::to_string(v));
+  if (v <= 0 || v > (1 << 24))
+    throw gguf::Error(f.path() + ": metadata '" + key + "' has invalid value " + std::to_string(v));
   return static_cast<int>(v);
 }
 }  // namespace
@@ -35,7 +36,8 @@ HParams read_hparams(const gguf::File& f) {
   const std::string arch = f.get_string("general.architecture");
   hp.arch = find_arch(arch);
   if (!hp.arch)
-    throw gguf::Error(f.path() + ": unsupported architecture '" + arch + "' (rkchat runs " + supported_arch_names() + ")");
+    throw gguf::Error(f.path() + ": unsupported architecture '" + arch + "' (rkchat runs " + supported_arch_names() +
+                      ")");
   const std::string p = arch + ".";
   auto req = [&](const std::string& k) { return positive(f, p + k, f.get_int(p + k)); };
   auto opt = [&](const std::string& k, int def) {

@@ -19,8 +19,8 @@ namespace rkchat::model {
 using Vec = const float*;
 
 struct LayerWeights {
-  Vec attn_norm = nullptr;  // [n_embd]
-  kernels::Matrix wq, wk, wv, wo;  // [q_dim, n_embd], [kv_dim, n_embd] x2, [n_embd, q_dim]
+  Vec attn_norm = nullptr;                       // [n_embd]
+  kernels::Matrix wq, wk, wv, wo;                // [q_dim, n_embd], [kv_dim, n_embd] x2, [n_embd, q_dim]
   Vec bq = nullptr, bk = nullptr, bv = nullptr;  // qwen2 biases: [q_dim], [kv_dim], [kv_dim]
   Vec q_norm = nullptr, k_norm = nullptr;        // qwen3: [head_dim]
   Vec ffn_norm = nullptr;                        // [n_embd]
@@ -28,13 +28,13 @@ struct LayerWeights {
 };
 
 struct Weights {
-  kernels::Matrix tok_embd;  // [n_vocab, n_embd]
+  kernels::Matrix tok_embd;   // [n_vocab, n_embd]
   Vec output_norm = nullptr;  // [n_embd]
   kernels::Matrix output;     // [n_vocab, n_embd]; the token embedding when tied
   Vec rope_freqs = nullptr;   // optional [n_rot / 2] frequency divisors (Llama 3.1 long-context RoPE)
   std::vector<LayerWeights> layers;
   uint64_t n_params = 0;
-  uint64_t bytes = 0;  // bytes of all weight tensors
+  uint64_t bytes = 0;                           // bytes of all weight tensors
   std::vector<std::unique_ptr<float[]>> owned;  // converted small vectors
 };
 

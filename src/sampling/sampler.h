@@ -11,10 +11,10 @@ namespace rkchat::sampling {
 
 struct Params {
   float temperature = 0.8f;
-  int top_k = 40;            // <= 0: off
-  float top_p = 0.95f;       // >= 1: off
-  float min_p = 0.05f;       // <= 0: off
-  float repeat_penalty = 1.0f;     // 1: off (applied over the last repeat_last_n tokens)
+  int top_k = 40;               // <= 0: off
+  float top_p = 0.95f;          // >= 1: off
+  float min_p = 0.05f;          // <= 0: off
+  float repeat_penalty = 1.0f;  // 1: off (applied over the last repeat_last_n tokens)
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   int repeat_last_n = 64;

@@ -21,7 +21,8 @@ std::vector<double> reference(const std::vector<float>& q, const std::vector<flo
   double mx = -INFINITY, sum = 0;
   for (int p = 0; p < n_pos; ++p) {
     double s = 0;
-    for (int i = 0; i < dim; ++i) s += static_cast<double>(q[static_cast<size_t>(i)]) * static_cast<double>(k[static_cast<size_t>(p * stride + i)]);
+    for (int i = 0; i < dim; ++i)
+      s += static_cast<double>(q[static_cast<size_t>(i)]) * static_cast<double>(k[static_cast<size_t>(p * stride + i)]);
     w[static_cast<size_t>(p)] = s * scale;
     mx = std::max(mx, s * scale);
   }
@@ -29,7 +30,8 @@ std::vector<double> reference(const std::vector<float>& q, const std::vector<flo
   std::vector<double> out(static_cast<size_t>(dim));
   for (int p = 0; p < n_pos; ++p)
     for (int i = 0; i < dim; ++i)
-      out[static_cast<size_t>(i)] += w[static_cast<size_t>(p)] / sum * static_cast<double>(v[static_cast<size_t>(p * stride + i)]);
+      out[static_cast<size_t>(i)] +=
+          w[static_cast<size_t>(p)] / sum * static_cast<double>(v[static_cast<size_t>(p * stride + i)]);
   return out;
 }
 

@@ -1,9 +1,9 @@
 #include "backends/cpu/cpu_backend.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <cctype>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -19,9 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 std::string quantization_of(const gguf::File& f) {
   // The type that holds most of the weights' bytes names the quantization (Q8_0, Q4_K, ...).
