@@ -53,6 +53,7 @@ const IsaInfo kIsas[] = {
      [](KernelTable& t) {
        fill_neon_base(t);
        fill_neon_dot(t);
+       fill_neon_dot_rows(t);
        fill_kquants_neon_dot(t);
      }},
 #endif

@@ -42,6 +42,7 @@ void fill_amx(KernelTable& t);  // x86_amx.cpp: Q8_0 prefill tiles; on top of (a
 #if defined(RKCHAT_HAVE_ARM_KERNELS)
 void fill_neon_base(KernelTable& t);  // arm_neon_base.cpp: plain NEON (no dot product)
 void fill_neon_dot(KernelTable& t);
+void fill_neon_dot_rows(KernelTable& t);  // arm_neon_dot_rows.cpp: prefill over 4-row tiles, on top of the above
 void fill_kquants_neon_dot(KernelTable& t);
 #endif
 

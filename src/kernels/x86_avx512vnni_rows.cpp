@@ -9,7 +9,7 @@
 //
 // That needs each 16-row tile's weights rearranged (chunk c of rows 0..15 in one register), done once per tile
 // into a per-thread buffer and reused by every token: worth it for prefill-sized batches only. Rows past the
-// last full 16, and batches under kMinTokens (decode), go to the tile kernel this table held before.
+// last full 16, and batches under 24 tokens (decode), go to the tile kernel this table held before (row_tiles.h).
 //
 // Float order: chunks 0, 2, 4, 6 of each block add up in one int32 and chunks 1, 3, 5, 7 in another, each
 // scaled and accumulated in its own float, and the two are added at the end. That is llama.cpp's split (its
@@ -19,14 +19,13 @@
 // round it to the other value than llama.cpp and land the logits at 5.1-5.2e-3 (bound 5e-3); this split gives 7e-8.
 #include <immintrin.h>
 
-#include <array>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
-#include <utility>
 
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/row_tiles.h"
 
 namespace rkchat::kernels {
 
@@ -34,12 +33,7 @@ namespace {
 
 #define RK_INLINE inline __attribute__((always_inline))
 
-constexpr int kLanes = 16;          // weight rows per tile
 constexpr int kChunks = QK8_0 / 4;  // 4-quant chunks per block: one vpdpbusd each
-constexpr int kTokens = 8;          // tokens per register tile: 2 x 8 accumulators + 8 weight registers
-// Smaller batches go to the tile kernel: packing a tile costs about as much as 20 tokens save (Qwen3-0.6B
-// prefill, 2 threads, against the tile kernel: 8 tokens 0.71x, 16 0.91x, 24 1.04x, 128 1.29x).
-constexpr int kMinTokens = 24;
 
 // Per (token, block): the start values that cancel the weights' unsigned offset in the even and odd chunk sums,
 // the activation scale and (Q8_1) d * sum(q).
@@ -47,8 +41,6 @@ struct ActBlock {
   int32_t base[2];
   float d, s;
 };
-
-using GemmFn = decltype(TypeKernels::gemm);
 
 // The 16 row offsets of a tile (i * stride in lane i), for gathers.
 RK_INLINE __m512i row_offsets(size_t stride) {
@@ -107,126 +99,90 @@ struct PackedBlock {
   [[no_unique_address]] std::conditional_t<W::kHasMin, Mins, NoMin> m;
 };
 
-template <class W>
-void pack_tile(const uint8_t* w, size_t wrb, int64_t nb, PackedBlock<W>* out) {
-  const __m512i rows = row_offsets(wrb);
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * W::kBytes;
-    W::chunks(rows, blk + W::kQs, out[b].chunk);
-    out[b].d = gather_half(rows, blk);
-    if constexpr (W::kHasMin) out[b].m.v = gather_half(rows, blk + 2);
-  }
-}
-
-// Scale, offset sums and (Q8_1) block sum of every block of one token's activation row.
-template <class W>
-void prepare_token(const uint8_t* a, int64_t nb, ActBlock* out) {
-  const __m256i ones = _mm256_set1_epi8(1);
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = a + b * W::kActBytes;
-    ActBlock& o = out[b];
-    uint16_t h[2];
-    std::memcpy(h, blk, sizeof h);
-    const __m128 ds = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h[0] | (uint32_t{h[1]} << 16))));
-    o.d = _mm_cvtss_f32(ds);
-    o.s = W::kHasMin ? _mm_cvtss_f32(_mm_shuffle_ps(ds, ds, 1)) : 0.0f;
-    if constexpr (W::kOffset == 0) {
-      o.base[0] = o.base[1] = 0;
-    } else {
-      // Chunk sums (lane c), then lanes 0/1 = even/odd chunks of the low half, added to those of the high half.
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + W::kActQs));
-      const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-      const __m256i p = _mm256_add_epi32(s, _mm256_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-      const __m128i e = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-      o.base[0] = -W::kOffset * _mm_cvtsi128_si32(e);
-      o.base[1] = -W::kOffset * _mm_extract_epi32(e, 1);
-    }
-  }
-}
-
 RK_INLINE __m512i bcast(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
 }
 
-// y[t + j][r .. r + 16) for the N tokens t.. over every block: two float accumulators per token (even, odd
-// chunks), the tile's weights of one block in registers while the tokens pass.
-template <class W, int N>
-void tile(const PackedBlock<W>* packed, int64_t nb, const uint8_t* a, size_t arb, const ActBlock* prep, float* y,
-          int64_t ldy) {
-  __m512 even[N], odd[N];
-  for (int j = 0; j < N; ++j) even[j] = odd[j] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const PackedBlock<W>& pb = packed[b];
-    __m512i w[kChunks];
-    for (int c = 0; c < kChunks; ++c) w[c] = _mm512_load_si512(&pb.chunk[c]);
-    for (int j = 0; j < N; ++j) {
-      const uint8_t* x = a + static_cast<size_t>(j) * arb + b * W::kActBytes + W::kActQs;
-      const ActBlock& p = prep[j * nb + b];
-      __m512i e = _mm512_set1_epi32(p.base[0]), o = _mm512_set1_epi32(p.base[1]);
-      for (int c = 0; c < kChunks; c += 2) {
-        e = _mm512_dpbusd_epi32(e, w[c], bcast(x + 4 * c));
-        o = _mm512_dpbusd_epi32(o, w[c + 1], bcast(x + 4 * c + 4));
-      }
-      const __m512 d = _mm512_mul_ps(pb.d, _mm512_set1_ps(p.d));
-      even[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(e), d, even[j]);
-      odd[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(o), d, odd[j]);
-      if constexpr (W::kHasMin) even[j] = _mm512_fmadd_ps(pb.m.v, _mm512_set1_ps(p.s), even[j]);
-    }
-  }
-  for (int j = 0; j < N; ++j) _mm512_storeu_ps(y + j * ldy, _mm512_add_ps(even[j], odd[j]));
-}
-
-template <class W, size_t... I>
-constexpr auto make_tiles(std::index_sequence<I...>) {
-  using Fn = void (*)(const PackedBlock<W>*, int64_t, const uint8_t*, size_t, const ActBlock*, float*, int64_t);
-  return std::array<Fn, sizeof...(I)>{&tile<W, static_cast<int>(I) + 1>...};
-}
-
+// The kernel type of row_tiles.h for weight format W.
 template <class W>
-struct Gemm {
-  static inline GemmFn fallback = nullptr;  // the tile kernel; set by fill_avx512vnni_rows
+struct Rows {
+  static constexpr int kLanes = 16, kTokens = 8;
+  // Smaller batches go to the tile kernel: packing a tile costs about as much as 20 tokens save (Qwen3-0.6B
+  // prefill, 2 threads, against the tile kernel: 8 tokens 0.71x, 16 0.91x, 24 1.04x, 128 1.29x).
+  static constexpr int kMinTokens = 24;
+  using Packed = PackedBlock<W>;
+  using Act = ActBlock;
 
-  // Full 16-row tiles of rows [r0, r1) for all n_tok tokens.
-  static void full_tiles(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
-                         int64_t r1, int n_tok, int64_t nb) {
-    static constexpr auto kTiles = make_tiles<W>(std::make_index_sequence<kTokens>{});
-    thread_local Workspace pack_scratch, act_scratch;
-    auto* packed = static_cast<PackedBlock<W>*>(pack_scratch.get(static_cast<size_t>(nb) * sizeof(PackedBlock<W>)));
-    auto* prep = static_cast<ActBlock*>(act_scratch.get(static_cast<size_t>(nb) * n_tok * sizeof(ActBlock)));
-    for (int t = 0; t < n_tok; ++t) prepare_token<W>(a + t * arb, nb, prep + t * nb);
-    for (int64_t r = r0; r < r1; r += kLanes) {
-      pack_tile<W>(w + r * wrb, wrb, nb, packed);
-      for (int t = 0; t < n_tok; t += kTokens) {
-        const int n = n_tok - t < kTokens ? n_tok - t : kTokens;
-        kTiles[static_cast<size_t>(n - 1)](packed, nb, a + t * arb, arb, prep + t * nb, y + t * ldy + r, ldy);
+  // Rows w.. of one tile, block by block: chunk c of the 16 rows gathered into one register.
+  static void pack(const uint8_t* w, size_t wrb, int64_t nb, Packed* out) {
+    const __m512i rows = row_offsets(wrb);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = w + b * W::kBytes;
+      W::chunks(rows, blk + W::kQs, out[b].chunk);
+      out[b].d = gather_half(rows, blk);
+      if constexpr (W::kHasMin) out[b].m.v = gather_half(rows, blk + 2);
+    }
+  }
+
+  // Scale, offset sums and (Q8_1) block sum of every block of one token's activation row.
+  static void prepare(const uint8_t* a, int64_t nb, Act* out) {
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = a + b * W::kActBytes;
+      ActBlock& o = out[b];
+      uint16_t h[2];
+      std::memcpy(h, blk, sizeof h);
+      const __m128 ds = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h[0] | (uint32_t{h[1]} << 16))));
+      o.d = _mm_cvtss_f32(ds);
+      o.s = W::kHasMin ? _mm_cvtss_f32(_mm_shuffle_ps(ds, ds, 1)) : 0.0f;
+      if constexpr (W::kOffset == 0) {
+        o.base[0] = o.base[1] = 0;
+      } else {
+        // Chunk sums (lane c), then lanes 0/1 = even/odd chunks of the low half, added to those of the high half.
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + W::kActQs));
+        const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
+        const __m256i p = _mm256_add_epi32(s, _mm256_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+        const __m128i e = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+        o.base[0] = -W::kOffset * _mm_cvtsi128_si32(e);
+        o.base[1] = -W::kOffset * _mm_extract_epi32(e, 1);
       }
     }
   }
 
-  static void gemm(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
-                   int64_t r1, int n_tok, int64_t cols) {
-    const int64_t r_full = r0 + (r1 - r0) / kLanes * kLanes;
-    if (n_tok < kMinTokens || r_full == r0) return fallback(w, wrb, a, arb, y, ldy, r0, r1, n_tok, cols);
-    full_tiles(w, wrb, a, arb, y, ldy, r0, r_full, n_tok, cols / QK8_0);
-    if (r_full < r1) fallback(w, wrb, a, arb, y, ldy, r_full, r1, n_tok, cols);
+  // y[t + j][r .. r + 16) for the N tokens t.. over every block: two float accumulators per token (even, odd
+  // chunks), the tile's weights of one block in registers while the tokens pass.
+  template <int N>
+  static void tile(const Packed* packed, int64_t nb, const uint8_t* a, size_t arb, const Act* prep, float* y,
+                   int64_t ldy) {
+    __m512 even[N], odd[N];
+    for (int j = 0; j < N; ++j) even[j] = odd[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const PackedBlock<W>& pb = packed[b];
+      __m512i w[kChunks];
+      for (int c = 0; c < kChunks; ++c) w[c] = _mm512_load_si512(&pb.chunk[c]);
+      for (int j = 0; j < N; ++j) {
+        const uint8_t* x = a + static_cast<size_t>(j) * arb + b * W::kActBytes + W::kActQs;
+        const ActBlock& p = prep[j * nb + b];
+        __m512i e = _mm512_set1_epi32(p.base[0]), o = _mm512_set1_epi32(p.base[1]);
+        for (int c = 0; c < kChunks; c += 2) {
+          e = _mm512_dpbusd_epi32(e, w[c], bcast(x + 4 * c));
+          o = _mm512_dpbusd_epi32(o, w[c + 1], bcast(x + 4 * c + 4));
+        }
+        const __m512 d = _mm512_mul_ps(pb.d, _mm512_set1_ps(p.d));
+        even[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(e), d, even[j]);
+        odd[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(o), d, odd[j]);
+        if constexpr (W::kHasMin) even[j] = _mm512_fmadd_ps(pb.m.v, _mm512_set1_ps(p.s), even[j]);
+      }
+    }
+    for (int j = 0; j < N; ++j) _mm512_storeu_ps(y + j * ldy, _mm512_add_ps(even[j], odd[j]));
   }
 };
-
-template <class W>
-void wrap(TypeKernels& k) {
-  Gemm<W>::fallback = k.gemm;
-  k.gemm = Gemm<W>::gemm;
-}
 
 }  // namespace
 
 // On top of fill_avx512vnni: its tile kernels stay the fallback for decode and edge rows.
-void fill_avx512vnni_rows(KernelTable& t) {
-  wrap<WQ8_0>(t.q8_0);
-  wrap<WQ4_0>(t.q4_0);
-  wrap<WQ4_1>(t.q4_1);
-}
+void fill_avx512vnni_rows(KernelTable& t) { row_tiles::wrap_q8_q4<Rows<WQ8_0>, Rows<WQ4_0>, Rows<WQ4_1>>(t); }
 
 }  // namespace rkchat::kernels

@@ -1,0 +1,80 @@
+// Internal to the ISA files: the driver of the prefill kernels that keep weight rows in the int32 lanes of a
+// vector (x86_avx512vnni_rows.cpp: 16 rows; arm_neon_dot_rows.cpp: 4 rows). Each tile's weights are rearranged
+// once into a per-thread buffer (chunk c of every row of the tile in one register) and reused by every token;
+// batches under the kernel's minimum, and rows past the last full tile, go to the gemm the table held before
+// (the register tiles of gemm_tiles.h).
+//
+// A kernel type K provides: static constexpr int kLanes (rows per tile), kTokens (tokens per register tile),
+// kMinTokens; types Packed (one block of a row tile) and Act (one block of a token); and
+//   static void pack(const uint8_t* w, size_t w_row_bytes, int64_t nb, Packed* out);  // rows w.. of one tile
+//   static void prepare(const uint8_t* a, int64_t nb, Act* out);                        // one token's row
+//   template <int N> static void tile(const Packed*, int64_t nb, const uint8_t* a, size_t a_row_bytes,
+//                                     const Act*, float* y, int64_t ldy);             // N tokens of one tile
+// Every ISA file defines its kernel types in an unnamed namespace, so these templates get internal linkage there.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/kernel_table.h"
+#include "kernels/quant_blocks.h"
+
+namespace rkchat::kernels::row_tiles {
+
+template <class K, size_t... I>
+constexpr auto make_tiles(std::index_sequence<I...>) {
+  using Fn =
+      void (*)(const typename K::Packed*, int64_t, const uint8_t*, size_t, const typename K::Act*, float*, int64_t);
+  return std::array<Fn, sizeof...(I)>{&K::template tile<static_cast<int>(I) + 1>...};
+}
+
+template <class K>
+struct Gemm {
+  static inline decltype(TypeKernels::gemm) fallback = nullptr;  // set by wrap
+
+  // Full row tiles of rows [r0, r1) for all n_tok tokens.
+  static void full_tiles(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
+                         int64_t r1, int n_tok, int64_t nb) {
+    static constexpr auto kTiles = make_tiles<K>(std::make_index_sequence<K::kTokens>{});
+    thread_local Workspace pack_scratch, act_scratch;
+    auto* packed =
+        static_cast<typename K::Packed*>(pack_scratch.get(static_cast<size_t>(nb) * sizeof(typename K::Packed)));
+    auto* act =
+        static_cast<typename K::Act*>(act_scratch.get(static_cast<size_t>(nb) * n_tok * sizeof(typename K::Act)));
+    for (int t = 0; t < n_tok; ++t) K::prepare(a + t * arb, nb, act + t * nb);
+    for (int64_t r = r0; r < r1; r += K::kLanes) {
+      K::pack(w + r * wrb, wrb, nb, packed);
+      for (int t = 0; t < n_tok; t += K::kTokens) {
+        const int n = n_tok - t < K::kTokens ? n_tok - t : K::kTokens;
+        kTiles[static_cast<size_t>(n - 1)](packed, nb, a + t * arb, arb, act + t * nb, y + t * ldy + r, ldy);
+      }
+    }
+  }
+
+  static void gemm(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
+                   int64_t r1, int n_tok, int64_t cols) {
+    const int64_t r_full = r0 + (r1 - r0) / K::kLanes * K::kLanes;
+    if (n_tok < K::kMinTokens || r_full == r0) return fallback(w, wrb, a, arb, y, ldy, r0, r1, n_tok, cols);
+    full_tiles(w, wrb, a, arb, y, ldy, r0, r_full, n_tok, cols / QK8_0);
+    if (r_full < r1) fallback(w, wrb, a, arb, y, ldy, r_full, r1, n_tok, cols);
+  }
+};
+
+// Puts K's gemm in front of the one the table holds, which stays the fallback.
+template <class K>
+void wrap(TypeKernels& k) {
+  Gemm<K>::fallback = k.gemm;
+  k.gemm = Gemm<K>::gemm;
+}
+
+// The same for the three formats these kernels cover.
+template <class KQ8_0, class KQ4_0, class KQ4_1>
+void wrap_q8_q4(KernelTable& t) {
+  wrap<KQ8_0>(t.q8_0);
+  wrap<KQ4_0>(t.q4_0);
+  wrap<KQ4_1>(t.q4_1);
+}
+
+}  // namespace rkchat::kernels::row_tiles
