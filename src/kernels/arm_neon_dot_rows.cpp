@@ -99,6 +99,7 @@ struct Rows {
   // Packing a block of 4 rows costs about 24 vector ops, which the tokens repay at about 4 ops each (estimated
   // from instruction counts, not timed): from 8 tokens on the packing is under a fifth of the work.
   static constexpr int kMinTokens = 8;
+  static constexpr int kBlock = QK8_0;
   using Packed = PackedBlock<W>;
   using Act = ActBlock;
 

@@ -33,6 +33,7 @@ void fill_avx512vnni_all(KernelTable& t) {
   fill_avx512vnni(t);
   fill_avx512vnni_rows(t);
   fill_kquants_avx512vnni(t);
+  fill_kquants_avx512vnni_rows(t);
 }
 #endif
 

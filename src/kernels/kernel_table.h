@@ -37,6 +37,7 @@ void fill_kquants_avx2(KernelTable& t);
 void fill_avx512vnni(KernelTable& t);
 void fill_avx512vnni_rows(KernelTable& t);  // x86_avx512vnni_rows.cpp: prefill over 16-row tiles, on top of the above
 void fill_kquants_avx512vnni(KernelTable& t);
+void fill_kquants_avx512vnni_rows(KernelTable& t);  // x86_avx512vnni_kquants_rows.cpp: Q4_K/Q5_K prefill
 void fill_amx(KernelTable& t);  // x86_amx.cpp: Q8_0 prefill tiles; on top of (and falling back to) avx512vnni
 #endif
 #if defined(RKCHAT_HAVE_ARM_KERNELS)

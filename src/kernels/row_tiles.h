@@ -5,7 +5,8 @@
 // (the register tiles of gemm_tiles.h).
 //
 // A kernel type K provides: static constexpr int kLanes (rows per tile), kTokens (tokens per register tile),
-// kMinTokens; types Packed (one block of a row tile) and Act (one block of a token); and
+// kMinTokens, kBlock (elements per weight block); types Packed (one block of a row tile) and Act (one block of a
+// token); and
 //   static void pack(const uint8_t* w, size_t w_row_bytes, int64_t nb, Packed* out);  // rows w.. of one tile
 //   static void prepare(const uint8_t* a, int64_t nb, Act* out);                        // one token's row
 //   template <int N> static void tile(const Packed*, int64_t nb, const uint8_t* a, size_t a_row_bytes,
@@ -19,7 +20,6 @@
 #include <utility>
 
 #include "kernels/kernel_table.h"
-#include "kernels/quant_blocks.h"
 
 namespace rkchat::kernels::row_tiles {
 
@@ -57,7 +57,7 @@ struct Gemm {
                    int64_t r1, int n_tok, int64_t cols) {
     const int64_t r_full = r0 + (r1 - r0) / K::kLanes * K::kLanes;
     if (n_tok < K::kMinTokens || r_full == r0) return fallback(w, wrb, a, arb, y, ldy, r0, r1, n_tok, cols);
-    full_tiles(w, wrb, a, arb, y, ldy, r0, r_full, n_tok, cols / QK8_0);
+    full_tiles(w, wrb, a, arb, y, ldy, r0, r_full, n_tok, cols / K::kBlock);
     if (r_full < r1) fallback(w, wrb, a, arb, y, ldy, r_full, r1, n_tok, cols);
   }
 };

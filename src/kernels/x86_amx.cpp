@@ -16,6 +16,7 @@
 
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/x86_avx512_lanes.h"
 
 namespace rkchat::kernels {
 
@@ -57,23 +58,11 @@ void configure_tiles() {
   _tile_loadconfig(&c);
 }
 
-// i * stride in lane i: the byte offsets of 16 rows, for gathers.
-inline __m512i lane_offsets(int64_t stride) {
-  return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                            _mm512_set1_epi32(static_cast<int>(stride)));
-}
-
-// The fp16 scale at p + i * stride for 16 values of i, as floats.
-inline __m512 gather_scales(const uint8_t* p, int64_t stride) {
-  const __m512i raw = _mm512_i32gather_epi32(lane_offsets(stride), p, 1);
-  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
-}
-
 // Activations of 16 tokens (Q8_0 rows at a, stride arb) for every block: two B tiles (row k4 = the 4 quants
 // 4*k4.. of each token; the first keeps the even k4 and zeroes the odd ones, the second the other way round), then
 // the 16 token scales as floats.
 void prepare_tokens(const uint8_t* a, size_t arb, int64_t nb, uint8_t* dst) {
-  const __m512i rows = lane_offsets(static_cast<int64_t>(arb));
+  const __m512i rows = lane_offsets(arb);
   const __m512i zero = _mm512_setzero_si512();
   for (int64_t b = 0; b < nb; ++b, dst += kPreparedBlock) {
     const uint8_t* blk = a + b * sizeof(BlockQ8_0);
@@ -82,7 +71,7 @@ void prepare_tokens(const uint8_t* a, size_t arb, int64_t nb, uint8_t* dst) {
       _mm512_store_si512(dst + k4 * 64, k4 % 2 == 0 ? q : zero);
       _mm512_store_si512(dst + kBBytes + k4 * 64, k4 % 2 == 0 ? zero : q);
     }
-    _mm512_store_ps(dst + 2 * kBBytes, gather_scales(blk, static_cast<int64_t>(arb)));
+    _mm512_store_ps(dst + 2 * kBBytes, gather_half(lane_offsets(arb), blk));
   }
 }
 
@@ -167,7 +156,7 @@ void full_tiles(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, floa
     for (int64_t r = r0; r < r1; r += kTile) {
       const uint8_t* wr = w + r * wrb;
       for (int64_t b = 0; b < nb; ++b)
-        _mm512_store_ps(dw + b * kTile, gather_scales(wr + b * sizeof(BlockQ8_0), static_cast<int64_t>(wrb)));
+        _mm512_store_ps(dw + b * kTile, gather_half(lane_offsets(wrb), wr + b * sizeof(BlockQ8_0)));
       for (int i = 0; i < tiles; ++i)
         tile_16x16(wr, wrb, prepared + i * per_tile, dw, nb, y + (t0 + i * kTile) * ldy + r, ldy);
     }

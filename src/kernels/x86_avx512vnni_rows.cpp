@@ -26,6 +26,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/row_tiles.h"
+#include "kernels/x86_avx512_lanes.h"
 
 namespace rkchat::kernels {
 
@@ -41,17 +42,6 @@ struct ActBlock {
   int32_t base[2];
   float d, s;
 };
-
-// The 16 row offsets of a tile (i * stride in lane i), for gathers.
-RK_INLINE __m512i row_offsets(size_t stride) {
-  return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                            _mm512_set1_epi32(static_cast<int>(stride)));
-}
-
-// The fp16 value at p + offset of each lane, as floats.
-RK_INLINE __m512 gather_half(__m512i offsets, const uint8_t* p) {
-  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(offsets, p, 1)));
-}
 
 // Weight formats: block layout, how a block's 8 chunks of 16 rows become unsigned bytes, the unsigned offset
 // (Q8_0: +128 by xor; Q4_0: nibbles stored as q + 8; Q4_1: none, its min is separate) and the activation format.
@@ -99,12 +89,6 @@ struct PackedBlock {
   [[no_unique_address]] std::conditional_t<W::kHasMin, Mins, NoMin> m;
 };
 
-RK_INLINE __m512i bcast(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
-
 // The kernel type of row_tiles.h for weight format W.
 template <class W>
 struct Rows {
@@ -112,12 +96,13 @@ struct Rows {
   // Smaller batches go to the tile kernel: packing a tile costs about as much as 20 tokens save (Qwen3-0.6B
   // prefill, 2 threads, against the tile kernel: 8 tokens 0.71x, 16 0.91x, 24 1.04x, 128 1.29x).
   static constexpr int kMinTokens = 24;
+  static constexpr int kBlock = QK8_0;
   using Packed = PackedBlock<W>;
   using Act = ActBlock;
 
   // Rows w.. of one tile, block by block: chunk c of the 16 rows gathered into one register.
   static void pack(const uint8_t* w, size_t wrb, int64_t nb, Packed* out) {
-    const __m512i rows = row_offsets(wrb);
+    const __m512i rows = lane_offsets(wrb);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = w + b * W::kBytes;
       W::chunks(rows, blk + W::kQs, out[b].chunk);
@@ -167,8 +152,8 @@ struct Rows {
         const ActBlock& p = prep[j * nb + b];
         __m512i e = _mm512_set1_epi32(p.base[0]), o = _mm512_set1_epi32(p.base[1]);
         for (int c = 0; c < kChunks; c += 2) {
-          e = _mm512_dpbusd_epi32(e, w[c], bcast(x + 4 * c));
-          o = _mm512_dpbusd_epi32(o, w[c + 1], bcast(x + 4 * c + 4));
+          e = _mm512_dpbusd_epi32(e, w[c], bcast4(x + 4 * c));
+          o = _mm512_dpbusd_epi32(o, w[c + 1], bcast4(x + 4 * c + 4));
         }
         const __m512 d = _mm512_mul_ps(pb.d, _mm512_set1_ps(p.d));
         even[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(e), d, even[j]);

@@ -163,8 +163,9 @@ TEST(KQuants, EveryIsaMatchesReference) {
   struct Shape {
     int64_t rows, cols;
   };
-  const Shape shapes[] = {{1, 256}, {3, 512}, {5, 768}, {11, 256}, {7, 4096}, {2, 2560}};
-  const int tokens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 32};
+  // Rows of 16 and more (35: two whole 16-row tiles and an edge) with 27 or 32 tokens run the prefill kernels.
+  const Shape shapes[] = {{1, 256}, {3, 512}, {5, 768}, {11, 256}, {7, 4096}, {2, 2560}, {35, 512}, {16, 768}};
+  const int tokens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 27, 32};
   for (const std::string& isa : available_isas()) {
     select_isa(isa);
     const bool exact = test::sums_in_reference_order(isa);

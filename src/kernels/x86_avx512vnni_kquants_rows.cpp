@@ -1,0 +1,162 @@
+// AVX-512 VNNI prefill kernel for Q4_K / Q5_K weights: the 16 int32 lanes hold 16 weight rows, as in
+// x86_avx512vnni_rows.cpp (whose comment explains the layout), driven by row_tiles.h.
+//
+// A super-block of 256 weights has 8 sub-blocks of 32 with a 6-bit scale and min each. Per (16 rows, token,
+// sub-block) 8 vpdpbusd multiply the unsigned quants of the rows (nibbles, plus 16 for Q5_K's high bit) by the
+// token's signed Q8_K bytes broadcast from memory; the even and odd chunk sums are then multiplied by the rows'
+// sub-block scales and added up over the super-block, exactly in int32. The mins term needs no per-element work:
+// sum_j min_j * (the token's sums of sub-block j), from the Q8_K block sums. Only then do floats come in: per
+// super-block, two fma for the sums and two for the mins, one pair per accumulator.
+//
+// Float order: like the reference (kquants_ref.cpp) each super-block's integer sums are exact; the 8 chunk lanes
+// the reference keeps are added up in two halves here, the even chunks and the odd ones (as the Q8_0 prefill
+// kernels do), each scaled and accumulated apart, and the two added at the end.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/kernel_table.h"
+#include "kernels/kquants.h"
+#include "kernels/row_tiles.h"
+#include "kernels/x86_avx512_lanes.h"
+
+namespace rkchat::kernels {
+
+namespace {
+
+#define RK_INLINE inline __attribute__((always_inline))
+
+constexpr int kSub = QK_K / 32;  // sub-blocks of 32 per super-block
+constexpr int kChunks = 8;       // 4-quant chunks per sub-block: one vpdpbusd each
+
+// One super-block of a repacked 16-row tile.
+struct PackedK {
+  __m512i q[kSub][kChunks];  // sub-block s, chunk c: 4 unsigned quants of each row
+  __m512i sc[kSub];          // sub-block scales, one int32 per row
+  __m512i mins[4];           // the rows' mins as int16 pairs: (0, 2), (4, 6), (1, 3), (5, 7)
+  __m512 d, dmin;
+};
+
+// One token's super-block: its scale, and the sums of each sub-block's quants as int16 pairs like the mins.
+struct ActK {
+  float d;
+  int32_t sums[4];
+};
+
+// The sub-blocks whose mins and sums pair up in PackedK::mins and ActK::sums: even ones first.
+constexpr int kPairs[4][2] = {{0, 2}, {4, 6}, {1, 3}, {5, 7}};
+
+// Q4_K (kHigh false) or Q5_K (kHigh true).
+template <bool kHigh>
+struct Rows {
+  using Block = std::conditional_t<kHigh, BlockQ5_K, BlockQ4_K>;
+  static constexpr int kLanes = 16, kTokens = 8, kBlock = QK_K;
+  static constexpr int kMinTokens = 24;  // as the Q8_0 prefill kernel
+  using Packed = PackedK;
+  using Act = ActK;
+
+  // Sum (int32 lanes) += chunk sums x sub-block scales. Q4_K chunk sums fit in int16 (16 x 15 x 127), so one
+  // vpdpwssd against the scale (high half 0) does it; Q5_K's (16 x 31 x 127) need a 32-bit multiply.
+  RK_INLINE static __m512i add_scaled(__m512i sum, __m512i chunks, __m512i scale) {
+    if constexpr (kHigh) return _mm512_add_epi32(sum, _mm512_mullo_epi32(chunks, scale));
+    return _mm512_dpwssd_epi32(sum, chunks, scale);
+  }
+
+  // Rows w.. of one tile, super-block by super-block: quants gathered 4 at a time, scales unpacked per row.
+  static void pack(const uint8_t* w, size_t wrb, int64_t nb, Packed* out) {
+    const __m512i rows = lane_offsets(wrb);
+    const __m512i low4 = _mm512_set1_epi8(0x0f), bit = _mm512_set1_epi8(1);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = w + b * sizeof(Block);
+      Packed& p = out[b];
+      for (int g = 0; g < kSub / 2; ++g) {
+        for (int c = 0; c < kChunks; ++c) {
+          const __m512i v = _mm512_i32gather_epi32(rows, blk + offsetof(Block, qs) + 32 * g + 4 * c, 1);
+          __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+          if constexpr (kHigh) {
+            const __m512i h = _mm512_i32gather_epi32(rows, blk + offsetof(BlockQ5_K, qh) + 4 * c, 1);
+            lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2 * g), bit), 4));
+            hi = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2 * g + 1), bit), 4));
+          }
+          p.q[2 * g][c] = lo;
+          p.q[2 * g + 1][c] = hi;
+        }
+      }
+      alignas(64) int32_t sc[kSub][kLanes], mins[4][kLanes];
+      for (int i = 0; i < kLanes; ++i) {
+        uint8_t u[16];
+        unpack_scales_k4(reinterpret_cast<const Block*>(blk + i * wrb)->scales, u);
+        for (int s = 0; s < kSub; ++s) sc[s][i] = u[s];
+        for (int k = 0; k < 4; ++k) mins[k][i] = u[8 + kPairs[k][0]] | (u[8 + kPairs[k][1]] << 16);
+      }
+      for (int s = 0; s < kSub; ++s) p.sc[s] = _mm512_load_si512(sc[s]);
+      for (int k = 0; k < 4; ++k) p.mins[k] = _mm512_load_si512(mins[k]);
+      p.d = gather_half(rows, blk + offsetof(Block, d));
+      p.dmin = gather_half(rows, blk + offsetof(Block, dmin));
+    }
+  }
+
+  // Scale and sub-block sums of every super-block of one token's activation row.
+  static void prepare(const uint8_t* a, int64_t nb, Act* out) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const auto& blk = reinterpret_cast<const BlockQ8_K*>(a)[b];
+      out[b].d = blk.d;
+      for (int k = 0; k < 4; ++k) {
+        auto sum = [&](int s) { return static_cast<uint16_t>(blk.bsums[2 * s] + blk.bsums[2 * s + 1]); };
+        out[b].sums[k] = static_cast<int32_t>(sum(kPairs[k][0]) | (uint32_t{sum(kPairs[k][1])} << 16));
+      }
+    }
+  }
+
+  // y[t + j][r .. r + 16) for the N tokens t.. over every super-block. A sub-block's quants stay in registers
+  // while the tokens pass; the float accumulators are touched once per super-block.
+  template <int N>
+  static void tile(const Packed* packed, int64_t nb, const uint8_t* a, size_t arb, const Act* act, float* y,
+                   int64_t ldy) {
+    __m512 even[N], odd[N];
+    for (int j = 0; j < N; ++j) even[j] = odd[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const Packed& p = packed[b];
+      __m512i e_sum[N], o_sum[N];
+      for (int j = 0; j < N; ++j) e_sum[j] = o_sum[j] = _mm512_setzero_si512();
+      for (int s = 0; s < kSub; ++s) {
+        __m512i w[kChunks];
+        for (int c = 0; c < kChunks; ++c) w[c] = _mm512_load_si512(&p.q[s][c]);
+        for (int j = 0; j < N; ++j) {
+          const int8_t* x = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(j) * arb)[b].qs + 32 * s;
+          __m512i e = _mm512_setzero_si512(), o = _mm512_setzero_si512();
+          for (int c = 0; c < kChunks; c += 2) {
+            e = _mm512_dpbusd_epi32(e, w[c], bcast4(x + 4 * c));
+            o = _mm512_dpbusd_epi32(o, w[c + 1], bcast4(x + 4 * c + 4));
+          }
+          e_sum[j] = add_scaled(e_sum[j], e, p.sc[s]);
+          o_sum[j] = add_scaled(o_sum[j], o, p.sc[s]);
+        }
+      }
+      for (int j = 0; j < N; ++j) {
+        const Act& t = act[j * nb + b];
+        const __m512i zero = _mm512_setzero_si512();
+        const __m512i e_min = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(zero, p.mins[0], bcast4(&t.sums[0])), p.mins[1],
+                                                  bcast4(&t.sums[1]));
+        const __m512i o_min = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(zero, p.mins[2], bcast4(&t.sums[2])), p.mins[3],
+                                                  bcast4(&t.sums[3]));
+        const __m512 d = _mm512_mul_ps(p.d, _mm512_set1_ps(t.d)), dmin = _mm512_mul_ps(p.dmin, _mm512_set1_ps(t.d));
+        even[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(e_min), dmin,
+                                   _mm512_fmadd_ps(_mm512_cvtepi32_ps(e_sum[j]), d, even[j]));
+        odd[j] =
+            _mm512_fnmadd_ps(_mm512_cvtepi32_ps(o_min), dmin, _mm512_fmadd_ps(_mm512_cvtepi32_ps(o_sum[j]), d, odd[j]));
+      }
+    }
+    for (int j = 0; j < N; ++j) _mm512_storeu_ps(y + j * ldy, _mm512_add_ps(even[j], odd[j]));
+  }
+};
+
+}  // namespace
+
+// On top of fill_kquants_avx512vnni: its tiles stay the fallback for decode and edge rows.
+void fill_kquants_avx512vnni_rows(KernelTable& t) {
+  row_tiles::wrap<Rows<false>>(t.q4_k);
+  row_tiles::wrap<Rows<true>>(t.q5_k);
+}
+
+}  // namespace rkchat::kernels
