@@ -1,4 +1,4 @@
-// AVX-512 VNNI prefill kernel for Q4_K / Q5_K weights: the 16 int32 lanes hold 16 weight rows, as in
+// AVX-512 VNNI prefill kernels for Q4_K / Q5_K / Q6_K weights: the 16 int32 lanes hold 16 weight rows, as in
 // x86_avx512vnni_rows.cpp (whose comment explains the layout), driven by row_tiles.h.
 //
 // A super-block of 256 weights has 8 sub-blocks of 32 with a 6-bit scale and min each. Per (16 rows, token,
@@ -48,7 +48,7 @@ constexpr int kPairs[4][2] = {{0, 2}, {4, 6}, {1, 3}, {5, 7}};
 
 // Q4_K (kHigh false) or Q5_K (kHigh true).
 template <bool kHigh>
-struct Rows {
+struct RowsQ45 {
   using Block = std::conditional_t<kHigh, BlockQ5_K, BlockQ4_K>;
   static constexpr int kLanes = 16, kTokens = 8, kBlock = QK_K;
   static constexpr int kMinTokens = 24;  // as the Q8_0 prefill kernel
@@ -151,12 +151,124 @@ struct Rows {
   }
 };
 
+// One super-block of a repacked 16-row Q6_K tile.
+struct PackedQ6 {
+  __m512i q[kSub][kChunks];  // sub-block s, chunk c: 4 quants + 32 (0..63) of each row
+  __m512i sc[2 * kSub];      // the int8 scale of each 16 quants, one int32 per row
+  __m512i offset[kSub];      // scales 2k and 2k + 1 of each row as an int16 pair, for the -32 offset
+  __m512 d;
+};
+
+// One token's super-block: its scale, and its sums of each 16 quants as int16 pairs like PackedQ6::offset.
+struct ActQ6 {
+  float d;
+  int32_t sums[kSub];
+};
+
+struct RowsQ6 {
+  static constexpr int kLanes = 16, kTokens = 8, kBlock = QK_K;
+  static constexpr int kMinTokens = 24;
+  using Packed = PackedQ6;
+  using Act = ActQ6;
+
+  // Rows w.. of one tile: 4 low bits from ql and 2 high bits from qh (as ggml lays them out; see unpack_q6 in
+  // kquants_ref.cpp), gathered 4 quants at a time.
+  static void pack(const uint8_t* w, size_t wrb, int64_t nb, Packed* out) {
+    const __m512i rows = lane_offsets(wrb);
+    const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03);
+    auto join = [&](__m512i lo4, __m512i h, int shift) {
+      return _mm512_or_si512(_mm512_and_si512(lo4, low4),
+                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, shift), low2), 4));
+    };
+    for (int64_t b = 0; b < nb; ++b) {
+      const auto* blk = reinterpret_cast<const BlockQ6_K*>(w + b * sizeof(BlockQ6_K));
+      Packed& p = out[b];
+      for (int n = 0; n < 2; ++n) {
+        for (int c = 0; c < kChunks; ++c) {
+          const __m512i l0 = _mm512_i32gather_epi32(rows, blk->ql + 64 * n + 4 * c, 1);
+          const __m512i l1 = _mm512_i32gather_epi32(rows, blk->ql + 64 * n + 32 + 4 * c, 1);
+          const __m512i h = _mm512_i32gather_epi32(rows, blk->qh + 32 * n + 4 * c, 1);
+          p.q[4 * n][c] = join(l0, h, 0);
+          p.q[4 * n + 1][c] = join(l1, h, 2);
+          p.q[4 * n + 2][c] = join(_mm512_srli_epi16(l0, 4), h, 4);
+          p.q[4 * n + 3][c] = join(_mm512_srli_epi16(l1, 4), h, 6);
+        }
+      }
+      alignas(64) int32_t sc[2 * kSub][kLanes], offset[kSub][kLanes];
+      for (int i = 0; i < kLanes; ++i) {
+        const int8_t* s = reinterpret_cast<const BlockQ6_K*>(reinterpret_cast<const uint8_t*>(blk) + i * wrb)->scales;
+        // The scale in the low int16 of the lane and 0 above: vpdpwssd multiplies both halves.
+        for (int k = 0; k < 2 * kSub; ++k) sc[k][i] = static_cast<uint16_t>(s[k]);
+        for (int k = 0; k < kSub; ++k)
+          offset[k][i] = static_cast<int32_t>(static_cast<uint16_t>(s[2 * k]) |
+                                              (uint32_t{static_cast<uint16_t>(s[2 * k + 1])} << 16));
+      }
+      for (int k = 0; k < 2 * kSub; ++k) p.sc[k] = _mm512_load_si512(sc[k]);
+      for (int k = 0; k < kSub; ++k) p.offset[k] = _mm512_load_si512(offset[k]);
+      p.d = gather_half(rows, reinterpret_cast<const uint8_t*>(&blk->d));
+    }
+  }
+
+  static void prepare(const uint8_t* a, int64_t nb, Act* out) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const auto& blk = reinterpret_cast<const BlockQ8_K*>(a)[b];
+      out[b].d = blk.d;
+      for (int k = 0; k < kSub; ++k) {
+        out[b].sums[k] = static_cast<int32_t>(static_cast<uint16_t>(blk.bsums[2 * k]) |
+                                              (uint32_t{static_cast<uint16_t>(blk.bsums[2 * k + 1])} << 16));
+      }
+    }
+  }
+
+  // As RowsQ45::tile. A chunk's 4 products (at most 4 x 63 x 127) fit in int16, so one vpdpwssd scales each; the
+  // -32 of every quant comes off at the end of the super-block, 32 x the scales times the token's sums.
+  template <int N>
+  static void tile(const Packed* packed, int64_t nb, const uint8_t* a, size_t arb, const Act* act, float* y,
+                   int64_t ldy) {
+    __m512 even[N], odd[N];
+    for (int j = 0; j < N; ++j) even[j] = odd[j] = _mm512_setzero_ps();
+    const __m512i zero = _mm512_setzero_si512();
+    for (int64_t b = 0; b < nb; ++b) {
+      const Packed& p = packed[b];
+      __m512i e_sum[N], o_sum[N];
+      for (int j = 0; j < N; ++j) e_sum[j] = o_sum[j] = zero;
+      for (int s = 0; s < kSub; ++s) {
+        __m512i w[kChunks];
+        for (int c = 0; c < kChunks; ++c) w[c] = _mm512_load_si512(&p.q[s][c]);
+        for (int j = 0; j < N; ++j) {
+          const int8_t* x = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(j) * arb)[b].qs + 32 * s;
+          for (int c = 0; c < kChunks; c += 2) {
+            const __m512i sc = p.sc[2 * s + c / 4];
+            e_sum[j] = _mm512_dpwssd_epi32(e_sum[j], _mm512_dpbusd_epi32(zero, w[c], bcast4(x + 4 * c)), sc);
+            o_sum[j] = _mm512_dpwssd_epi32(o_sum[j], _mm512_dpbusd_epi32(zero, w[c + 1], bcast4(x + 4 * c + 4)), sc);
+          }
+        }
+      }
+      for (int j = 0; j < N; ++j) {
+        const Act& t = act[j * nb + b];
+        __m512i e_off = zero, o_off = zero;
+        for (int k = 0; k < kSub; k += 2) {
+          e_off = _mm512_dpwssd_epi32(e_off, p.offset[k], bcast4(&t.sums[k]));
+          o_off = _mm512_dpwssd_epi32(o_off, p.offset[k + 1], bcast4(&t.sums[k + 1]));
+        }
+        const __m512i e = _mm512_sub_epi32(e_sum[j], _mm512_slli_epi32(e_off, 5));
+        const __m512i o = _mm512_sub_epi32(o_sum[j], _mm512_slli_epi32(o_off, 5));
+        const __m512 d = _mm512_mul_ps(p.d, _mm512_set1_ps(t.d));
+        even[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(e), d, even[j]);
+        odd[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(o), d, odd[j]);
+      }
+    }
+    for (int j = 0; j < N; ++j) _mm512_storeu_ps(y + j * ldy, _mm512_add_ps(even[j], odd[j]));
+  }
+};
+
 }  // namespace
 
 // On top of fill_kquants_avx512vnni: its tiles stay the fallback for decode and edge rows.
 void fill_kquants_avx512vnni_rows(KernelTable& t) {
-  row_tiles::wrap<Rows<false>>(t.q4_k);
-  row_tiles::wrap<Rows<true>>(t.q5_k);
+  row_tiles::wrap<RowsQ45<false>>(t.q4_k);
+  row_tiles::wrap<RowsQ45<true>>(t.q5_k);
+  row_tiles::wrap<RowsQ6>(t.q6_k);
 }
 
 }  // namespace rkchat::kernels

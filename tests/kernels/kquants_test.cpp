@@ -207,6 +207,49 @@ TEST(KQuants, EveryIsaMatchesReference) {
   }
 }
 
+// Scales of 1 and activations in [-3, 3]: every partial sum of every order is an integer below 2^24, so each ISA
+// must equal the reference exactly and any wrong integer (an off-by-one in a sum) fails. 35 rows and 27 tokens
+// run the prefill kernels too.
+TEST(KQuants, EveryIsaIsExactOnSmallIntegers) {
+  IsaRestorer restore;
+  const KernelTable ref = reference_table();
+  std::mt19937 rng(77);
+  const int64_t rows = 35, cols = 512;
+  const fp16_t one = fp32_to_fp16(1.0f);
+  for (const TypeCase& tc : kTypes) {
+    auto w = random_weights(tc, rows, cols, rng);
+    for (size_t off = 0; off < w.size(); off += tc.block_bytes) {
+      if (tc.type == QType::Q6_K) {
+        reinterpret_cast<BlockQ6_K*>(w.data() + off)->d = one;
+      } else {
+        const fp16_t d[2] = {one, one};
+        std::memcpy(w.data() + off, d, sizeof d);
+      }
+    }
+    for (int n_tok : {3, 27}) {
+      auto a = random_activations(n_tok, cols, rng);
+      std::uniform_int_distribution<int> small(-3, 3);
+      for (BlockQ8_K& b : a) {
+        b.d = 1.0f;
+        for (auto& q : b.qs) q = static_cast<int8_t>(small(rng));
+        for (int j = 0; j < QK_K / 16; ++j) {
+          b.bsums[j] = 0;
+          for (int l = 0; l < 16; ++l) b.bsums[j] = static_cast<int16_t>(b.bsums[j] + b.qs[16 * j + l]);
+        }
+      }
+      const auto want = run_gemm(ref.*tc.kernels, tc, w, a, rows, cols, n_tok, 0, rows);
+      for (const std::string& isa : available_isas()) {
+        select_isa(isa);
+        const auto got = run_gemm(kernel_table().*tc.kernels, tc, w, a, rows, cols, n_tok, 0, rows);
+        for (size_t i = 0; i < got.size(); ++i) {
+          if (std::isnan(want[i])) continue;  // the unused column of each token
+          ASSERT_EQ(got[i], want[i]) << isa << " " << tc.name << " n_tok=" << n_tok << " at " << i;
+        }
+      }
+    }
+  }
+}
+
 // The reference gemm equals the float dot of the dequantized weights and the dequantized activations.
 TEST(KQuants, ReferenceMatchesDequantizedDot) {
   const KernelTable ref = reference_table();
