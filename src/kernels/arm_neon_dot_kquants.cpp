@@ -14,6 +14,7 @@
 #include "kernels/arm_neon_lanes.h"
 #include "kernels/kernel_table.h"
 #include "kernels/kquants.h"
+#include "kernels/row_tiles.h"
 
 namespace rkchat::kernels {
 
@@ -148,12 +149,129 @@ struct Q6 {
   static float finish(const Acc& acc) { return acc.sum(); }
 };
 
+// Prefill over 4-row tiles (row_tiles.h; the idea of arm_neon_dot_rows.cpp): each weight block is prepared as
+// above, then its 16-quant halves are transposed so that lane i of a vector is row i of the tile, and one
+// by-element sdot multiplies a chunk of the 4 rows by a chunk of the token. The integer sums of a super-block are
+// exact, split into even and odd chunks (the x86 prefill kernels' order: they give identical results).
+template <class K>
+struct Rows {
+  static constexpr bool kQ6 = std::is_same_v<K, Q6>;
+  static constexpr int kLanes = 4, kTokens = 4, kBlock = QK_K;
+  static constexpr int kMinTokens = 8;  // as arm_neon_dot_rows.cpp (an estimate: no board here to time it)
+  struct Packed {
+    int8x16_t q[8][8];    // sub-block s, chunk c: 4 quants of each row
+    int32x4_t sc[8][2];   // scale of each half (chunks 0-3, 4-7) of sub-block s, per row
+    int32x4_t mins[8];    // Q4_K/Q5_K: min of sub-block s, per row
+    float32x4_t d, dmin;  // dmin: Q4_K/Q5_K
+  };
+  struct Act {
+    float d;
+  };
+
+  // The 4 rows' values of one per-row quantity, as lanes.
+  template <class F>
+  static int32x4_t lanes(F&& of_row) {
+    const int32_t v[4] = {of_row(0), of_row(1), of_row(2), of_row(3)};
+    return vld1q_s32(v);
+  }
+
+  static void pack(const uint8_t* w, size_t wrb, int64_t nb, Packed* out) {
+    for (int64_t b = 0; b < nb; ++b) {
+      typename K::Prep p[4];
+      for (int i = 0; i < 4; ++i) K::prepare(reinterpret_cast<const typename K::Block*>(w + i * wrb)[b], p[i]);
+      Packed& o = out[b];
+      for (int s = 0; s < 8; ++s) {
+        for (int h = 0; h < 2; ++h) {
+          const int8x16_t half[4] = {p[0].q[2 * s + h], p[1].q[2 * s + h], p[2].q[2 * s + h], p[3].q[2 * s + h]};
+          transpose_chunks(half, o.q[s] + 4 * h);
+          const int k = kQ6 ? 2 * s + h : s;
+          o.sc[s][h] = lanes([&](int i) { return p[i].scale[k]; });
+        }
+      }
+      const float d[4] = {p[0].d, p[1].d, p[2].d, p[3].d};
+      o.d = vld1q_f32(d);
+      if constexpr (!kQ6) {
+        int16_t m[4][8];
+        for (int i = 0; i < 4; ++i) vst1q_s16(m[i], p[i].mins);
+        for (int s = 0; s < 8; ++s) o.mins[s] = lanes([&](int i) { return m[i][s]; });
+        const float dmin[4] = {p[0].dmin, p[1].dmin, p[2].dmin, p[3].dmin};
+        o.dmin = vld1q_f32(dmin);
+      }
+    }
+  }
+
+  static void prepare(const uint8_t* a, int64_t nb, Act* out) {
+    for (int64_t b = 0; b < nb; ++b) out[b].d = reinterpret_cast<const BlockQ8_K*>(a)[b].d;
+  }
+
+  // Q4_K/Q5_K: the mins term of the even (odd) sub-blocks; Q6_K: the -32 offset of the even (odd) sub-blocks.
+  static int32x4_t correction(const Packed& p, const BlockQ8_K& x, int parity) {
+    int32x4_t r = vdupq_n_s32(0);
+    for (int s = parity; s < 8; s += 2) {
+      if constexpr (kQ6) {
+        r = vmlaq_n_s32(vmlaq_n_s32(r, p.sc[s][0], x.bsums[2 * s]), p.sc[s][1], x.bsums[2 * s + 1]);
+      } else {
+        r = vmlaq_n_s32(r, p.mins[s], x.bsums[2 * s] + x.bsums[2 * s + 1]);
+      }
+    }
+    return r;
+  }
+
+  template <int N>
+  static void tile(const Packed* packed, int64_t nb, const uint8_t* a, size_t arb, const Act* act, float* y,
+                   int64_t ldy) {
+    float32x4_t even[N], odd[N];
+    for (int j = 0; j < N; ++j) even[j] = odd[j] = vdupq_n_f32(0.0f);
+    const int32x4_t zero = vdupq_n_s32(0);
+    for (int64_t b = 0; b < nb; ++b) {
+      const Packed& p = packed[b];
+      int32x4_t e_sum[N], o_sum[N];
+      for (int j = 0; j < N; ++j) e_sum[j] = o_sum[j] = zero;
+      for (int s = 0; s < 8; ++s) {
+        int8x16_t w[8];
+        for (int c = 0; c < 8; ++c) w[c] = p.q[s][c];
+        for (int j = 0; j < N; ++j) {
+          const int8_t* x = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(j) * arb)[b].qs + 32 * s;
+          const int8x16_t xlo = vld1q_s8(x), xhi = vld1q_s8(x + 16);
+          const int32x4_t e0 = vdotq_laneq_s32(vdotq_laneq_s32(zero, w[0], xlo, 0), w[2], xlo, 2);
+          const int32x4_t o0 = vdotq_laneq_s32(vdotq_laneq_s32(zero, w[1], xlo, 1), w[3], xlo, 3);
+          const int32x4_t e1 = vdotq_laneq_s32(vdotq_laneq_s32(zero, w[4], xhi, 0), w[6], xhi, 2);
+          const int32x4_t o1 = vdotq_laneq_s32(vdotq_laneq_s32(zero, w[5], xhi, 1), w[7], xhi, 3);
+          e_sum[j] = vmlaq_s32(vmlaq_s32(e_sum[j], e0, p.sc[s][0]), e1, p.sc[s][1]);
+          o_sum[j] = vmlaq_s32(vmlaq_s32(o_sum[j], o0, p.sc[s][0]), o1, p.sc[s][1]);
+        }
+      }
+      for (int j = 0; j < N; ++j) {
+        const BlockQ8_K& x = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(j) * arb)[b];
+        const float32x4_t d = vmulq_n_f32(p.d, act[j * nb + b].d);
+        int32x4_t e = e_sum[j], o = o_sum[j];
+        if constexpr (kQ6) {
+          e = vsubq_s32(e, vshlq_n_s32(correction(p, x, 0), 5));
+          o = vsubq_s32(o, vshlq_n_s32(correction(p, x, 1), 5));
+        }
+        even[j] = vfmaq_f32(even[j], vcvtq_f32_s32(e), d);
+        odd[j] = vfmaq_f32(odd[j], vcvtq_f32_s32(o), d);
+        if constexpr (!kQ6) {
+          const float32x4_t dmin = vmulq_n_f32(p.dmin, act[j * nb + b].d);
+          even[j] = vfmsq_f32(even[j], vcvtq_f32_s32(correction(p, x, 0)), dmin);
+          odd[j] = vfmsq_f32(odd[j], vcvtq_f32_s32(correction(p, x, 1)), dmin);
+        }
+      }
+    }
+    for (int j = 0; j < N; ++j) vst1q_f32(y + j * ldy, vaddq_f32(even[j], odd[j]));
+  }
+};
+
 }  // namespace
 
 void fill_kquants_neon_dot(KernelTable& t) {
   t.q4_k = {QType::Q8_K, kq_gemm<Q45<false>, 2, 4>};
   t.q5_k = {QType::Q8_K, kq_gemm<Q45<true>, 2, 4>};
   t.q6_k = {QType::Q8_K, kq_gemm<Q6, 2, 4>};
+  // Prefill: the row-lane kernels in front, with the tiles above as their fallback.
+  row_tiles::wrap<Rows<Q45<false>>>(t.q4_k);
+  row_tiles::wrap<Rows<Q45<true>>>(t.q5_k);
+  row_tiles::wrap<Rows<Q6>>(t.q6_k);
 }
 
 }  // namespace rkchat::kernels

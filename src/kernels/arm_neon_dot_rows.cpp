@@ -19,6 +19,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/arm_neon_lanes.h"
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/row_tiles.h"
@@ -79,18 +80,6 @@ struct PackedBlock {
 struct ActBlock {
   float d, s;
 };
-
-// Chunks 0..3 of rows 0..3 (one half of each row, v[i]) transposed so that out[c] holds chunk c of every row.
-RK_INLINE void transpose_chunks(const int8x16_t (&v)[4], int8x16_t* out) {
-  const int32x4_t r0 = vreinterpretq_s32_s8(v[0]), r1 = vreinterpretq_s32_s8(v[1]);
-  const int32x4_t r2 = vreinterpretq_s32_s8(v[2]), r3 = vreinterpretq_s32_s8(v[3]);
-  const int64x2_t t0 = vreinterpretq_s64_s32(vtrn1q_s32(r0, r1)), t1 = vreinterpretq_s64_s32(vtrn2q_s32(r0, r1));
-  const int64x2_t t2 = vreinterpretq_s64_s32(vtrn1q_s32(r2, r3)), t3 = vreinterpretq_s64_s32(vtrn2q_s32(r2, r3));
-  out[0] = vreinterpretq_s8_s64(vtrn1q_s64(t0, t2));
-  out[1] = vreinterpretq_s8_s64(vtrn1q_s64(t1, t3));
-  out[2] = vreinterpretq_s8_s64(vtrn2q_s64(t0, t2));
-  out[3] = vreinterpretq_s8_s64(vtrn2q_s64(t1, t3));
-}
 
 // The kernel type of row_tiles.h for weight format W.
 template <class W>

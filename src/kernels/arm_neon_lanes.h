@@ -31,5 +31,18 @@ struct FloatLanes8x4 {
   }
 };
 
+// For the prefill kernels that keep 4 weight rows in the lanes (arm_neon_dot_rows.cpp, arm_neon_dot_kquants.cpp):
+// Chunks 0..3 of rows 0..3 (one half of each row, v[i]) transposed so that out[c] holds chunk c of every row.
+inline __attribute__((always_inline)) void transpose_chunks(const int8x16_t (&v)[4], int8x16_t* out) {
+  const int32x4_t r0 = vreinterpretq_s32_s8(v[0]), r1 = vreinterpretq_s32_s8(v[1]);
+  const int32x4_t r2 = vreinterpretq_s32_s8(v[2]), r3 = vreinterpretq_s32_s8(v[3]);
+  const int64x2_t t0 = vreinterpretq_s64_s32(vtrn1q_s32(r0, r1)), t1 = vreinterpretq_s64_s32(vtrn2q_s32(r0, r1));
+  const int64x2_t t2 = vreinterpretq_s64_s32(vtrn1q_s32(r2, r3)), t3 = vreinterpretq_s64_s32(vtrn2q_s32(r2, r3));
+  out[0] = vreinterpretq_s8_s64(vtrn1q_s64(t0, t2));
+  out[1] = vreinterpretq_s8_s64(vtrn1q_s64(t1, t3));
+  out[2] = vreinterpretq_s8_s64(vtrn2q_s64(t0, t2));
+  out[3] = vreinterpretq_s8_s64(vtrn2q_s64(t1, t3));
+}
+
 }  // namespace
 }  // namespace rkchat::kernels

@@ -3,7 +3,7 @@
 //
 // Tolerance: the ISAs sum the same integer block products in another order (and with FMA), so results may differ
 // by float rounding: we allow 1e-5 of the sum of the absolute terms. Quantized types on ISAs that add up floats
-// in the reference's order (q8_q4_sums_in_reference_order) must match it exactly. A second test uses data whose every
+// in the reference's order (sums_in_reference_order) must match it exactly. A second test uses data whose every
 // partial sum is exactly representable, so there any difference -- a wrong integer sum -- fails exactly.
 #include <algorithm>
 #include <tuple>
@@ -67,7 +67,7 @@ void compare(const KernelTable& ref, const KernelTable& isa, QType type, int64_t
   std::vector<float> want(static_cast<size_t>(ldy * n_tok), -1.0f), got(want);
   rk->gemm(w.data(), wrb, a.data(), arb, want.data(), ldy, 0, rows, n_tok, cols);
   ik->gemm(w.data(), wrb, a.data(), arb, got.data(), ldy, 0, rows, n_tok, cols);
-  const bool exact = rk->act != QType::F32 && q8_q4_sums_in_reference_order(isa.isa, n_tok);
+  const bool exact = rk->act != QType::F32 && sums_in_reference_order(isa.isa, n_tok);
   const std::vector<double> wabs = abs_weights(type, w.data(), rows, cols);
   std::vector<float> ad(static_cast<size_t>(cols));
   for (int t = 0; t < n_tok; ++t) {

@@ -77,15 +77,12 @@ inline std::vector<uint8_t> random_weights(std::mt19937& rng, QType type, int64_
   return w;
 }
 
-// Whether an ISA's quantized products add up floats in the reference order (src/kernels/ref_lanes.h, x86 AVX2's
-// 8 lanes), so they must equal the reference bit for bit. AVX-512 VNNI keeps 16 lanes and AMX sums even and odd
-// chunks apart: their own orders, held to a rounding tolerance.
-inline bool sums_in_reference_order(const std::string& isa) { return isa != "avx512vnni" && isa != "amx"; }
-
-// The same for Q8_0 / Q4_0 / Q4_1 on a batch of n_tok tokens: neon-dot's prefill kernel (arm_neon_dot_rows.cpp,
-// from 8 tokens on) sums even and odd chunks apart too.
-inline bool q8_q4_sums_in_reference_order(const std::string& isa, int n_tok) {
-  return sums_in_reference_order(isa) && !(isa == "neon-dot" && n_tok >= 8);
+// Whether an ISA's quantized products on a batch of n_tok tokens add up floats in the reference order
+// (src/kernels/ref_lanes.h, x86 AVX2's 8 lanes), so they must equal the reference bit for bit. AVX-512 VNNI keeps
+// 16 lanes, and AMX and the prefill kernels that keep weight rows in the lanes (neon-dot's from 8 tokens on) sum
+// even and odd chunks apart: their own orders, held to a rounding tolerance.
+inline bool sums_in_reference_order(const std::string& isa, int n_tok) {
+  return isa != "avx512vnni" && isa != "amx" && !(isa == "neon-dot" && n_tok >= 8);
 }
 
 inline std::string isa_name(const testing::TestParamInfo<std::string>& info) {
