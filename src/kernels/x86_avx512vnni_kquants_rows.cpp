@@ -1,7 +1,8 @@
 // AVX-512 VNNI prefill kernels for Q4_K / Q5_K / Q6_K weights: the 16 int32 lanes hold 16 weight rows, as in
 // x86_avx512vnni_rows.cpp (whose comment explains the layout), driven by row_tiles.h.
 //
-// A super-block of 256 weights has 8 sub-blocks of 32 with a 6-bit scale and min each. Per (16 rows, token,
+// A Q4_K/Q5_K super-block of 256 weights has 8 sub-blocks of 32 with a 6-bit scale and min each (Q6_K: an int8
+// scale per 16 weights and no mins; see RowsQ6). Per (16 rows, token,
 // sub-block) 8 vpdpbusd multiply the unsigned quants of the rows (nibbles, plus 16 for Q5_K's high bit) by the
 // token's signed Q8_K bytes broadcast from memory; the even and odd chunk sums are then multiplied by the rows'
 // sub-block scales and added up over the super-block, exactly in int32. The mins term needs no per-element work:
@@ -13,7 +14,9 @@
 // kernels do), each scaled and accumulated apart, and the two added at the end.
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/kernel_table.h"
 #include "kernels/kquants.h"
@@ -55,8 +58,8 @@ struct RowsQ45 {
   using Packed = PackedK;
   using Act = ActK;
 
-  // Sum (int32 lanes) += chunk sums x sub-block scales. Q4_K chunk sums fit in int16 (16 x 15 x 127), so one
-  // vpdpwssd against the scale (high half 0) does it; Q5_K's (16 x 31 x 127) need a 32-bit multiply.
+  // Sum (int32 lanes) += chunk sums x sub-block scales. Q4_K chunk sums fit in int16 (16 x 15 x 128), so one
+  // vpdpwssd against the scale (high half 0) does it; Q5_K's (16 x 31 x 128) need a 32-bit multiply.
   RK_INLINE static __m512i add_scaled(__m512i sum, __m512i chunks, __m512i scale) {
     if constexpr (kHigh) return _mm512_add_epi32(sum, _mm512_mullo_epi32(chunks, scale));
     return _mm512_dpwssd_epi32(sum, chunks, scale);
@@ -220,7 +223,7 @@ struct RowsQ6 {
     }
   }
 
-  // As RowsQ45::tile. A chunk's 4 products (at most 4 x 63 x 127) fit in int16, so one vpdpwssd scales each; the
+  // As RowsQ45::tile. A chunk's 4 products (at most 4 x 63 x 128) fit in int16, so one vpdpwssd scales each; the
   // -32 of every quant comes off at the end of the super-block, 32 x the scales times the token's sums.
   template <int N>
   static void tile(const Packed* packed, int64_t nb, const uint8_t* a, size_t arb, const Act* act, float* y,
