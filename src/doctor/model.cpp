@@ -5,11 +5,13 @@
 #include <map>
 #include <memory>
 
+#include "backends/cpu/load_checks.h"
 #include "backends/rkllm/runtime_select.h"
 #include "doctor/doctor.h"
 #include "gguf/gguf.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rkchat::doctor {
 
@@ -85,13 +87,15 @@ void check_rkllm_model(const std::string& path, const std::vector<RuntimeFile>& 
   out.push_back(c);
 }
 
-// The same validation that loading the model runs (no weight is read), then how much context fits beside it.
+// The same validation that loading the model runs (no weight is read, the tokenizer is built), then how much
+// context fits beside it.
 void check_gguf_model(const std::string& path, uint64_t avail, std::vector<Check>& out) {
   std::unique_ptr<gguf::File> f;
   model::HParams hp;
   try {
     f = gguf::File::open(path);
     hp = model::validate_model(*f);
+    backends::cpu::load_tokenizer(*f);
   } catch (const std::exception& e) {
     out.push_back({"model", e.what(), Verdict::fail, "rkchat cannot run this file: fix or replace it"});
     return;

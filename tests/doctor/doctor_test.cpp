@@ -196,6 +196,7 @@ TEST_F(FakeRoot, GgufModelsThatRunRejectsFail) {
       {GgufEdit().with("tokenizer.ggml.tokens", rkchat::testing::truncated_array(*tokens, 500)),
        "the tokenizer has 500 tokens"},
       {GgufEdit().without("blk.1.ffn_up.weight"), "missing tensor 'blk.1.ffn_up.weight'"},
+      {GgufEdit().with("tokenizer.ggml.model", rkchat::testing::string_value("nonsense")), ": tokenizer: "},
   };
   const std::string path = rkchat::testing::temp_gguf("doctor-bad");
   for (const auto& [edit, message] : cases) {
