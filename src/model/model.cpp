@@ -19,7 +19,7 @@ int Batch::n_logits() const {
 }
 
 Model::Model(const gguf::File& file, int max_batch)
-    : hp_(read_hparams(file)), w_(load_weights(file, hp_)), max_batch_(std::max(1, max_batch)) {
+    : hp_(validate_model(file)), w_(load_weights(file, hp_)), max_batch_(std::max(1, max_batch)) {
   const size_t n = static_cast<size_t>(max_batch_);
   x_.resize(n * hp_.n_embd);
   xn_.resize(n * hp_.n_embd);

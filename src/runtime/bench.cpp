@@ -117,6 +117,7 @@ struct Runner {
     r.model = info.name;
     r.backend = info.backend;
     r.size_bytes = info.file_bytes;
+    if (info.threads > 0) r.threads = info.threads;  // the CPU backend caps the count at the cores
     {
       auto conv = backend->start_conversation();
       measure_speed(*conv, *backend, r);
