@@ -16,7 +16,8 @@ uint64_t available_memory_bytes();
 
 // The context to open for `requested` tokens (0: min(model's limit, 4096)) and n_seq sequences. Throws
 // backends::Error for a context that is not positive, beyond the model's limit, or whose KV cache needs more than
-// `available` bytes (0: unknown, not checked); each message gives the figures.
+// the `available` bytes (0: unknown, not checked) leave beside the model's activations; each message gives the
+// figures. Called before the model or the cache allocates anything.
 int context_for(int requested, int n_seq, const model::HParams& hp, kernels::KvType type, uint64_t available,
                 const std::string& path);
 
