@@ -1,4 +1,6 @@
 // RKLLM runtimes on the machine, and a model (-m) against them and against memory.
+#include "model/model.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -106,7 +108,9 @@ void check_gguf_model(const std::string& path, uint64_t avail, std::vector<Check
                  Verdict::ok, ""});
   if (avail == 0) return;
   const uint64_t per_token = model::kv_bytes_per_token(hp, kernels::KvType::f16);
-  const uint64_t left = avail > f->file_size() ? avail - f->file_size() : 0;
+  // Beside the weights (mapped from the file) and the activations, as the CPU backend counts them.
+  const uint64_t taken = f->file_size() + model::Model::activation_bytes(hp);
+  const uint64_t left = avail > taken ? avail - taken : 0;
   const uint64_t fits = left / per_token;
   Check c{"model-context",
           "context that fits in free memory: " + std::to_string(fits) + " tokens (f16 KV cache, " +
