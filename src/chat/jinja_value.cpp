@@ -178,7 +178,8 @@ std::string Value::repr() const { return print(true, 0); }
 std::string Value::to_str() const { return print(false, 0); }
 
 std::string Value::print(bool quoted, int depth) const {
-  if (depth > kMaxPrintDepth) throw EvalError("value nested too deeply to print");
+  if (depth > kMaxPrintDepth)
+    throw EvalError("value nested deeper than " + std::to_string(kMaxPrintDepth) + " levels to print");
   auto grow = [](std::string& out, const std::string& more) {
     out += more;
     if (out.size() > (64u << 20)) throw EvalError("printed value too large");
@@ -327,7 +328,8 @@ Value Args::get(size_t index, std::string_view name, const Value& fallback) cons
 namespace {
 
 template <class Json>
-Value from_json_impl(const Json& j) {
+Value from_json_impl(const Json& j, int depth) {
+  if (depth > kMaxJsonDepth) throw EvalError("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   switch (j.type()) {
     case nlohmann::json::value_t::null:
       return Value::none();
@@ -347,12 +349,13 @@ Value from_json_impl(const Json& j) {
     case nlohmann::json::value_t::array: {
       List l;
       l.reserve(j.size());
-      for (const auto& e : j) l.push_back(from_json_impl(e));
+      for (const auto& e : j) l.push_back(from_json_impl(e, depth + 1));
       return Value(std::move(l));
     }
     case nlohmann::json::value_t::object: {
       Value d = Value::new_dict();
-      for (auto it = j.begin(); it != j.end(); ++it) d.dict().items.emplace_back(it.key(), from_json_impl(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it)
+        d.dict().items.emplace_back(it.key(), from_json_impl(it.value(), depth + 1));
       return d;
     }
     default:
@@ -415,7 +418,8 @@ void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
 }
 
 void to_json_impl(std::string& out, const Value& v, const JsonStyle& st, int depth) {
-  if (depth > 512) throw EvalError("tojson: value nested too deeply");
+  if (depth > Value::kMaxPrintDepth)
+    throw EvalError("tojson: value nested deeper than " + std::to_string(Value::kMaxPrintDepth) + " levels");
   auto newline = [&](int level) {
     if (!st.indented) return;
     out += '\n';
@@ -482,8 +486,8 @@ void to_json_impl(std::string& out, const Value& v, const JsonStyle& st, int dep
 
 }  // namespace
 
-Value from_json(const nlohmann::json& j) { return from_json_impl(j); }
-Value from_json(const nlohmann::ordered_json& j) { return from_json_impl(j); }
+Value from_json(const nlohmann::json& j) { return from_json_impl(j, 0); }
+Value from_json(const nlohmann::ordered_json& j) { return from_json_impl(j, 0); }
 
 std::string to_json(const Value& v, const JsonStyle& style) {
   std::string out;

@@ -126,6 +126,8 @@ std::string format_float(double d);
 std::vector<size_t> codepoint_offsets(const std::string& s);
 
 // JSON interchange; object keys keep the order the json type iterates in (ordered_json: insertion order).
+// from_json throws EvalError for JSON nested deeper than kMaxJsonDepth (the conversion recurses).
+inline constexpr int kMaxJsonDepth = 256;
 Value from_json(const nlohmann::json& j);
 Value from_json(const nlohmann::ordered_json& j);
 

@@ -48,6 +48,15 @@ Model::Model(const gguf::File& file, int max_batch)
   ws_.get(ws);
 }
 
+uint64_t Model::activation_bytes(const HParams& hp, int max_batch) {
+  // x_, xn_, q_, att_, k_, v_, gate_, up_, cos_ + sin_ (floats) and inv_freq_ (doubles), as the constructor sizes them.
+  const auto per_row = static_cast<uint64_t>(2 * hp.n_embd) + 2 * static_cast<uint64_t>(hp.q_dim()) +
+                       2 * static_cast<uint64_t>(hp.kv_dim()) + 2 * static_cast<uint64_t>(hp.n_ff) +
+                       static_cast<uint64_t>(hp.n_rot);
+  return static_cast<uint64_t>(std::max(1, max_batch)) * per_row * sizeof(float) +
+         static_cast<uint64_t>(hp.n_rot / 2) * sizeof(double);
+}
+
 std::array<k::MatmulOut, 3> Model::qkv_outs(const LayerWeights& l) {
   return {{{&l.wq, q_.data(), hp_.q_dim()}, {&l.wk, k_.data(), hp_.kv_dim()}, {&l.wv, v_.data(), hp_.kv_dim()}}};
 }

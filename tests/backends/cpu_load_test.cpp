@@ -9,6 +9,7 @@
 #include "backends/cpu/load_checks.h"
 #include "gguf/gguf.h"
 #include "kernels/thread_pool.h"
+#include "model/model.h"
 #include "model/weights.h"
 
 namespace rkchat::backends {
@@ -75,14 +76,23 @@ TEST_F(CpuLoad, KvCacheBeyondTheMemoryGivesTheFigures) {
 TEST_F(CpuLoad, ContextCheckAgainstAGivenMemory) {
   const auto f = gguf::File::open(kQwen3);
   const auto hp = model::validate_model(*f);
-  EXPECT_EQ(cpu::context_for(0, 1, hp, kernels::KvType::f16, 0, kQwen3), 4096);            // the default
-  EXPECT_EQ(cpu::context_for(100, 1, hp, kernels::KvType::f32, 100 * 1024, kQwen3), 100);  // exactly fits
+  // Beside the activations, 100 tokens of 1 KiB (2 layers x k+v x 64 wide x f32) fit exactly; 101 do not.
+  const uint64_t act = model::Model::activation_bytes(hp), kib = 1024;
+  EXPECT_EQ(cpu::context_for(0, 1, hp, kernels::KvType::f16, 0, kQwen3), 4096);  // the default, memory unknown
+  EXPECT_EQ(cpu::context_for(100, 1, hp, kernels::KvType::f32, act + 100 * kib, kQwen3), 100);
   try {
-    cpu::context_for(101, 1, hp, kernels::KvType::f32, 100 * 1024, kQwen3);
+    cpu::context_for(101, 1, hp, kernels::KvType::f32, act + 100 * kib, kQwen3);
     ADD_FAILURE() << "101 tokens of 1 KiB in 100 KiB";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("needs 101.00 KiB of KV cache (f32), but 100.00 KiB"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("needs 101.00 KiB of KV cache (f32), but 100.00 KiB of memory is available"),
+              std::string::npos)
         << e.what();
+  }
+  try {
+    cpu::context_for(1, 1, hp, kernels::KvType::f32, act - 1, kQwen3);
+    ADD_FAILURE() << "activations beyond the memory";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the activations of a 256-token batch need"), std::string::npos) << e.what();
   }
 }
 

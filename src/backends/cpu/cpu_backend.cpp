@@ -65,25 +65,22 @@ class CpuConversation final : public Conversation {
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const LoadOptions& o) {
+    const auto kv_type = o.kv_type == "f32" ? kernels::KvType::f32 : kernels::KvType::f16;
+    const int n_seq = std::max(1, o.max_sequences);
+    int n_ctx = 0;
     try {
       file_ = gguf::File::open(o.path);
+      // Whatever the metadata sizes is checked against the file and the memory before anything is allocated.
+      n_ctx = cpu::context_for(o.n_ctx, n_seq, model::validate_model(*file_), kv_type, cpu::available_memory_bytes(),
+                               o.path);
       if (o.progress) o.progress(0.3f);
       model_ = std::make_unique<model::Model>(*file_);
     } catch (const gguf::Error& e) {
       throw Error(e.what());
     }
     if (o.progress) o.progress(0.7f);
-    if (file_->has("tokenizer.ggml.model")) {
-      try {
-        tokenizer_ = tok::Tokenizer::from_gguf(*file_);
-      } catch (const std::exception& e) {
-        throw Error(o.path + ": tokenizer: " + e.what());
-      }
-    }
+    tokenizer_ = cpu::load_tokenizer(*file_);
     const auto& hp = model_->hparams();
-    const auto kv_type = o.kv_type == "f32" ? kernels::KvType::f32 : kernels::KvType::f16;
-    const int n_seq = std::max(1, o.max_sequences);
-    const int n_ctx = cpu::context_for(o.n_ctx, n_seq, hp, kv_type, cpu::available_memory_bytes(), o.path);
     const int threads = cpu::threads_for(o.threads);
     try {
       cache_ = std::make_unique<model::KvCache>(hp, n_ctx, n_seq, kv_type);

@@ -8,8 +8,11 @@
 #include <fstream>
 
 #include "backends/backend.h"
+#include "gguf/gguf.h"
 #include "kernels/thread_pool.h"
 #include "model/kv_cache.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rkchat::backends::cpu {
 
@@ -50,6 +53,15 @@ std::string size_text(uint64_t bytes) {
   return buf;
 }
 
+std::unique_ptr<tok::Tokenizer> load_tokenizer(const gguf::File& file) {
+  if (!file.has("tokenizer.ggml.model")) return nullptr;
+  try {
+    return tok::Tokenizer::from_gguf(file);
+  } catch (const std::exception& e) {
+    throw Error(file.path() + ": tokenizer: " + e.what());
+  }
+}
+
 uint64_t available_memory_bytes() {
   uint64_t avail = mem_available();
   rlimit lim{};
@@ -69,13 +81,19 @@ int context_for(int requested, int n_seq, const model::HParams& hp, kernels::KvT
     throw Error("a context of " + std::to_string(requested) + " tokens is beyond the model's limit of " +
                 std::to_string(hp.n_ctx_train) + " (context_length of " + path + ")");
   const int n_ctx = requested > 0 ? requested : std::min(hp.n_ctx_train, 4096);
+  if (available == 0) return n_ctx;
+  const uint64_t activations = model::Model::activation_bytes(hp);
+  if (activations > available)
+    throw Error(path + ": the activations of a " + std::to_string(model::Model::kDefaultMaxBatch) +
+                "-token batch need " + size_text(activations) + ", but " + size_text(available) +
+                " of memory is available");
   const uint64_t need =
       model::kv_bytes_per_token(hp, type) * static_cast<uint64_t>(n_ctx) * static_cast<uint64_t>(n_seq);
-  if (available > 0 && need > available)
+  if (need > available - activations)
     throw Error("a context of " + std::to_string(n_ctx) + " tokens" +
                 (n_seq > 1 ? " for each of " + std::to_string(n_seq) + " sequences" : std::string()) + " needs " +
                 size_text(need) + " of KV cache (" + (type == kernels::KvType::f32 ? "f32" : "f16") + "), but " +
-                size_text(available) + " of memory is available; open a smaller context");
+                size_text(available - activations) + " of memory is available; open a smaller context");
   return n_ctx;
 }
 
