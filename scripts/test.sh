@@ -32,6 +32,11 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset asan
 
+stage "ThreadSanitizer: engine and backend tests"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "$jobs"
+TSAN_OPTIONS=halt_on_error=1 ctest --preset tsan
+
 if [ -x scripts/fuzz-smoke.sh ]; then
   stage "fuzzers (short runs)"
   bash scripts/fuzz-smoke.sh

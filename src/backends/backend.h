@@ -35,7 +35,7 @@ struct Capabilities {
   bool text_input = false;   // accepts TurnInput::text (the backend templates it itself)
   bool logits = false;       // Conversation::evaluate works
   bool kv_reuse = false;     // a turn reuses the cached prefix of the conversation
-  bool batching = false;     // several conversations can share one pass over the weights
+  bool batching = false;     // Backend::stepper() works: several sequences share one pass over the weights
 };
 
 struct ModelInfo {
@@ -128,6 +128,40 @@ class Conversation {
   virtual int cached_tokens() const = 0;
 };
 
+// One row of a step: a token at a position of a slot's sequence.
+struct StepRow {
+  int32_t token = 0;
+  int32_t pos = 0;  // the slot's current length for its first row in the step, then consecutive
+  int32_t slot = 0;
+  bool logits = false;  // return this row's logits
+};
+
+// The step interface of a batching backend (capabilities().batching), for a scheduler above it: the caller decides
+// what runs, the backend runs one pass over the weights per step. A slot holds the keys and values of one sequence.
+// Not thread-safe: one caller (the engine's loop) at a time, and not beside Conversations of the same backend that
+// are generating.
+class Stepper {
+ public:
+  virtual ~Stepper() = default;
+  virtual int n_slots() const = 0;
+  virtual int n_ctx() const = 0;  // most tokens a slot holds
+  virtual int n_vocab() const = 0;
+  // Takes a free slot, emptied; -1 when none is free (Conversations hold slots too).
+  virtual int acquire() = 0;
+  virtual void release(int slot) = 0;
+  virtual int length(int slot) const = 0;
+  // Keeps the first n tokens of a slot (n <= length).
+  virtual void truncate(int slot, int n) = 0;
+  // Makes `to` hold the first n tokens of `from` (n <= length(from), to != from): their keys and values are copied.
+  virtual void copy_prefix(int from, int to, int n) = 0;
+  // Stores each row's keys/values in its slot and writes the logits of the rows marked `logits` to `logits`
+  // ([marked rows, n_vocab], row order). For each slot its rows are consecutive positions continuing its length.
+  // A row's result depends only on its slot's rows in the step, never on the other slots' rows: the same
+  // request gives the same numbers alone or beside others (slots with one row share one pass over the weights).
+  // Throws Error for a malformed step, leaving the slots as they were.
+  virtual void step(const std::vector<StepRow>& rows, float* logits) = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -137,6 +171,8 @@ class Backend {
   virtual const tok::Tokenizer* tokenizer() const = 0;
   // Throws Error when no more conversations can be held (see LoadOptions::max_sequences).
   virtual std::unique_ptr<Conversation> start_conversation() = 0;
+  // The step interface when capabilities().batching, else nullptr.
+  virtual Stepper* stepper() { return nullptr; }
 };
 
 // Picks the backend from the file (".rkllm" -> rkllm, else GGUF -> cpu) unless options.backend forces one.

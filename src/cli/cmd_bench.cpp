@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/console.h"
 #include "runtime/bench.h"
+#include "runtime/bench_parallel.h"
 #include "runtime/bench_report.h"
 #include "runtime/model_list.h"
 
@@ -21,6 +22,9 @@ struct BenchCliOptions {
   std::string markdown;
   std::string json;
   std::string prompts_file;
+  std::vector<int> parallel;  // serving-engine mode: stream counts
+  int long_prompt_tokens = 2048;
+  int batch_tokens = 256;
 };
 
 void write_file(const std::string& path, const std::string& text) {
@@ -44,6 +48,16 @@ int bench(BenchCliOptions& o) {
   if (!o.prompts_file.empty()) b.prompts = runtime::read_prompts(o.prompts_file);
   b.progress = [](const std::string& line) { std::cerr << line << std::endl; };
 
+  if (!o.parallel.empty()) {
+    const auto results = runtime::run_parallel_bench(b, o.parallel, o.long_prompt_tokens, o.batch_tokens);
+    std::cout << runtime::parallel_table(results) << std::flush;
+    if (!o.json.empty()) {
+      const nlohmann::json j = {
+          {"model", b.models.front()}, {"threads", b.threads.front()}, {"parallel", runtime::parallel_json(results)}};
+      write_file(o.json, j.dump(2) + "\n");
+    }
+    return 0;
+  }
   const auto results = runtime::run_bench(b);
   const auto machine = runtime::machine_info();
   std::cout << runtime::bench_table(results) << std::flush;
@@ -73,6 +87,14 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_option("--json", o->json, "Write the results as JSON to FILE");
   cmd->add_option("--prompts", o->prompts_file,
                   "Realistic mode: also answer each line of FILE as a chat prompt (until EOS or -n)");
+  cmd->add_option("--parallel", o->parallel,
+                  "Serving engine under load: for each N (e.g. 1,2,4,8) N streams at once, then a long prompt "
+                  "arriving beside them")
+      ->delimiter(',');
+  cmd->add_option("--long-prompt-tokens", o->long_prompt_tokens, "--parallel: the prompt that arrives under load")
+      ->capture_default_str();
+  cmd->add_option("--batch-tokens", o->batch_tokens, "--parallel: most prompt tokens per engine step")
+      ->capture_default_str();
   o->bench.generate.max_tokens = 256;  // realistic mode: a bound on answers that never end
   add_generate_options(cmd, o->bench.generate);
   cmd->callback([o, &run] { run = [o] { return bench(*o); }; });

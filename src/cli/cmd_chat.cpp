@@ -9,6 +9,7 @@
 #include "cli/console.h"
 #include "cli/terminal_input.h"
 #include "runtime/chat_commands.h"
+#include "runtime/engine.h"
 #include "runtime/figures.h"
 #include "runtime/model_list.h"
 
@@ -112,8 +113,9 @@ int chat(ChatOptions& o) {
   if (o.load.path.empty()) {
     o.load.path = pick_model(o.models_dir.empty() ? runtime::default_models_dir() : o.models_dir, input, interactive);
   }
-  auto backend = load_model(o.load, /*announce=*/true);
-  runtime::ChatSession session(*backend, session_options(o.prompt, o.generate));
+  runtime::Engine engine(load_model(o.load, /*announce=*/true), {.parallel = 1, .queue = 0});
+  const auto* backend = &engine.backend();
+  runtime::ChatSession session(engine, session_options(o.prompt, o.generate));
   if (!session.template_warning().empty()) std::cerr << "note: " << session.template_warning() << "\n";
   if (interactive) std::cout << "Type /help for commands, /quit to leave. Ctrl-C stops an answer.\n";
 

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/console.h"
+#include "runtime/engine.h"
 #include "runtime/figures.h"
 #include "runtime/turn.h"
 #include "tokenizer/tokenizer.h"
@@ -83,7 +84,8 @@ int run_once(RunOptions& o) {
     if (isatty(STDIN_FILENO)) throw backends::Error("give the prompt with -p TEXT or on stdin");
     o.text = read_stdin();
   }
-  auto backend = load_model(o.load, /*announce=*/false);
+  runtime::Engine engine(load_model(o.load, /*announce=*/false), {.parallel = 1, .queue = 0});
+  const auto& backend = engine.backend();
   const bool dim = use_colour(STDERR_FILENO);
   runtime::DeltaSink sink;
   if (!o.json) {
@@ -95,10 +97,14 @@ int run_once(RunOptions& o) {
   }
   runtime::TurnResult r;
   if (o.raw || from_ids) {
-    auto conv = backend->start_conversation();
-    r = runtime::stream_turn(*conv, raw_input(o, *backend), o.generate, o.prompt.stop, std::nullopt, sink);
+    runtime::RequestOptions ro;
+    ro.prompt = raw_input(o, backend).tokens;
+    ro.generate = o.generate;
+    ro.stop = o.prompt.stop;
+    r = runtime::collect(*engine.submit(ro), sink);
+    r.prompt_ids = ro.prompt;
   } else {
-    runtime::ChatSession session(*backend, session_options(o.prompt, o.generate));
+    runtime::ChatSession session(engine, session_options(o.prompt, o.generate));
     r = session.send(o.text, sink);
   }
   if (o.json) {

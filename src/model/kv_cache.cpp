@@ -1,5 +1,6 @@
 #include "model/kv_cache.h"
 
+#include <cstring>
 #include <stdexcept>
 
 namespace rkchat::model {
@@ -9,7 +10,7 @@ uint64_t kv_bytes_per_token(const HParams& hp, kernels::KvType type) {
 }
 
 KvCache::KvCache(const HParams& hp, int n_ctx, int n_seq, kernels::KvType type)
-    : n_ctx_(n_ctx), n_seq_(n_seq), kv_dim_(hp.kv_dim()), type_(type) {
+    : n_layer_(hp.n_layer), n_ctx_(n_ctx), n_seq_(n_seq), kv_dim_(hp.kv_dim()), type_(type) {
   if (n_ctx <= 0 || n_seq <= 0) throw std::invalid_argument("KV cache needs a positive context and sequence count");
   length_.assign(static_cast<size_t>(n_seq), 0);
   bytes_ = kv_bytes_per_token(hp, type) * static_cast<uint64_t>(n_seq) * static_cast<uint64_t>(n_ctx);
@@ -21,6 +22,18 @@ KvCache::KvCache(const HParams& hp, int n_ctx, int n_seq, kernels::KvType type)
 void KvCache::truncate(int seq, int n) {
   if (seq < 0 || seq >= n_seq_ || n < 0 || n > length(seq)) throw std::out_of_range("KV cache truncate out of range");
   length_[static_cast<size_t>(seq)] = n;
+}
+
+void KvCache::copy_prefix(int from, int to, int n) {
+  if (from < 0 || from >= n_seq_ || to < 0 || to >= n_seq_ || from == to || n < 0 || n > length(from))
+    throw std::out_of_range("KV cache copy out of range");
+  // The rows of one layer and sequence are contiguous: [pos][kv_dim] in the cache's element type.
+  const auto bytes = static_cast<size_t>(static_cast<uint8_t*>(k(0, from, n)) - static_cast<uint8_t*>(k(0, from, 0)));
+  for (int layer = 0; layer < n_layer_; ++layer) {
+    std::memcpy(k(layer, to, 0), k(layer, from, 0), bytes);
+    std::memcpy(v(layer, to, 0), v(layer, from, 0), bytes);
+  }
+  length_[static_cast<size_t>(to)] = n;
 }
 
 }  // namespace rkchat::model

@@ -27,6 +27,9 @@ class KvCache {
   int length(int seq) const { return length_[static_cast<size_t>(seq)]; }
   // Keeps only the first n tokens of a sequence (n <= length): the rest is forgotten.
   void truncate(int seq, int n);
+  // Makes sequence `to` hold the first n positions of `from` (n <= length(from), to != from), copying their keys
+  // and values in every layer; `to`'s own tokens are forgotten.
+  void copy_prefix(int from, int to, int n);
   // Called by the forward pass once a batch's rows are stored.
   void set_length(int seq, int n) { length_[static_cast<size_t>(seq)] = n; }
 
@@ -39,7 +42,7 @@ class KvCache {
     return base + ((static_cast<size_t>(layer) * n_seq_ + seq) * n_ctx_ + pos) * row;
   }
 
-  int n_ctx_, n_seq_;
+  int n_layer_, n_ctx_, n_seq_;
   int64_t kv_dim_;
   kernels::KvType type_;
   uint64_t bytes_;

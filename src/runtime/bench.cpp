@@ -8,6 +8,7 @@
 #include <map>
 
 #include "runtime/chat_session.h"
+#include "runtime/engine.h"
 #include "runtime/figures.h"
 #include "tokenizer/tokenizer.h"
 
@@ -57,22 +58,28 @@ struct Runner {
     return it->second;
   }
 
-  void measure_speed(backends::Conversation& conv, const backends::Backend& backend, BenchResult& r) const {
-    backends::GenerateOptions g;
-    g.sampling.temperature = 0;
-    g.ignore_eos = true;
-    const auto noop = [](const backends::Piece&) { return true; };
+  // Through the engine, as every generation runs. Each repetition's prompt starts elsewhere in the filler text,
+  // so that none reuses the previous one's cache and prefill computes the whole prompt.
+  void measure_speed(Engine& engine, BenchResult& r) const {
+    const auto& backend = engine.backend();
+    RequestOptions g;
+    g.generate.sampling.temperature = 0;
+    g.generate.ignore_eos = true;
     // Warm-up: pages the weights in and settles the threads; not counted.
-    auto warm = synthetic_prompt(backend, std::min(8, opt.prompt_tokens));
-    g.max_tokens = 2;
-    conv.generate(warm, g, noop);
-    g.max_tokens = opt.gen_tokens;
-    const auto input = synthetic_prompt(backend, opt.prompt_tokens);
+    auto warm = g;
+    warm.text_input = synthetic_prompt(backend, std::min(8, opt.prompt_tokens));
+    warm.prompt = warm.text_input.tokens;
+    warm.generate.max_tokens = 2;
+    collect(*engine.submit(warm), nullptr);
+    g.generate.max_tokens = opt.gen_tokens;
+    const auto input = synthetic_prompt(backend, opt.prompt_tokens + opt.repetitions);
     std::vector<double> prefill, ttft, decode;
     for (int rep = 1; rep <= opt.repetitions; ++rep) {
-      conv.clear();
-      const auto s = conv.generate(input, g, noop);
-      if (s.stop == backends::StopReason::error) throw backends::Error(r.model + ": " + s.error);
+      g.text_input = input;
+      g.new_conversation = true;
+      if (!input.tokens.empty())
+        g.prompt.assign(input.tokens.begin() + rep, input.tokens.begin() + rep + opt.prompt_tokens);
+      const auto s = collect(*engine.submit(g), nullptr).stats;
       prefill.push_back(prefill_tok_s(s));
       ttft.push_back(s.ttft_ms / 1000.0);
       decode.push_back(decode_tok_s(s));
@@ -87,10 +94,10 @@ struct Runner {
     r.repetitions = opt.repetitions;
   }
 
-  void run_prompts(backends::Backend& backend, BenchResult& r) const {
+  void run_prompts(Engine& engine, BenchResult& r) const {
     SessionOptions so;
     so.generate = opt.generate;
-    ChatSession session(backend, so);
+    ChatSession session(engine, so);
     for (const auto& prompt : opt.prompts) {
       session.reset();
       const auto t = session.send(prompt, {});
@@ -111,18 +118,15 @@ struct Runner {
     say(fmt::format("loading {} ({} threads)", path, threads));
     reset_peak_rss();
     const auto t0 = std::chrono::steady_clock::now();
-    auto backend = backends::load(lo);
+    Engine engine(backends::load(lo), {.parallel = 1, .queue = 0});
     r.load_s = seconds_since(t0);
-    const auto& info = backend->info();
+    const auto& info = engine.backend().info();
     r.model = info.name;
     r.backend = info.backend;
     r.size_bytes = info.file_bytes;
     if (info.threads > 0) r.threads = info.threads;  // the CPU backend caps the count at the cores
-    {
-      auto conv = backend->start_conversation();
-      measure_speed(*conv, *backend, r);
-    }
-    if (!opt.prompts.empty()) run_prompts(*backend, r);
+    measure_speed(engine, r);
+    if (!opt.prompts.empty()) run_prompts(engine, r);
     r.peak_rss_bytes = peak_rss_bytes();
     r.bandwidth_gb_s = bandwidth_for(r.threads, path);
     const double roofline_tok_s = r.size_bytes ? r.bandwidth_gb_s * 1e9 / static_cast<double>(r.size_bytes) : 0;

@@ -33,8 +33,8 @@ bool ends_inside_think(std::string_view prompt) {
 
 }  // namespace
 
-ChatSession::ChatSession(backends::Backend& backend, SessionOptions options)
-    : backend_(backend), tok_(backend.tokenizer()), options_(std::move(options)) {
+ChatSession::ChatSession(Engine& engine, SessionOptions options)
+    : engine_(engine), backend_(engine.backend()), tok_(backend_.tokenizer()), options_(std::move(options)) {
   const auto caps = backend_.capabilities();
   uses_tokens_ = caps.token_input && tok_ != nullptr;
   if (!uses_tokens_ && !caps.text_input) {
@@ -53,16 +53,19 @@ ChatSession::ChatSession(backends::Backend& backend, SessionOptions options)
     if (source.empty()) template_warning_ = "the model has no chat template; using ChatML";
     if (!template_) template_.emplace(chat::chatml_template());
   }
-  conv_ = backend_.start_conversation();
 }
 
 ChatSession::~ChatSession() = default;
 
-void ChatSession::abort() { conv_->abort(); }
+void ChatSession::abort() {
+  std::lock_guard lock(request_mu_);
+  if (request_) request_->cancel();
+}
 
 void ChatSession::reset() {
   history_ = nlohmann::json::array();
-  conv_->clear();
+  cached_tokens_ = 0;
+  new_conversation_ = true;
 }
 
 nlohmann::json ChatSession::messages_with(const std::string& user_text) const {
@@ -138,7 +141,33 @@ TurnResult ChatSession::send(const std::string& user_text, const DeltaSink& sink
   int dropped = 0;
   if (uses_tokens_) input.tokens = fit_to_context(user_text, opens_reasoning, dropped);
 
-  auto r = stream_turn(*conv_, input, options_.generate, options_.stop, chat::OutputParser(opens_reasoning), sink);
+  RequestOptions ro;
+  ro.prompt = input.tokens;
+  ro.text_input = input;
+  ro.new_conversation = new_conversation_;
+  ro.generate = options_.generate;
+  ro.stop = options_.stop;
+  ro.parser.emplace(opens_reasoning);
+  {
+    std::lock_guard lock(request_mu_);
+    request_ = engine_.submit(std::move(ro));
+  }
+  TurnResult r;
+  try {
+    r = collect(*request_, sink);
+  } catch (...) {
+    std::lock_guard lock(request_mu_);
+    request_.reset();
+    throw;
+  }
+  {
+    std::lock_guard lock(request_mu_);
+    request_.reset();
+  }
+  new_conversation_ = false;
+  r.prompt_ids = input.tokens;
+  // The engine keeps the prompt and the answer but its last token (never fed back).
+  cached_tokens_ = r.stats.prompt_tokens + std::max(0, r.stats.gen_tokens - 1);
   r.dropped_turns = dropped;
   history_.push_back({{"role", "user"}, {"content", user_text}});
   history_.push_back({{"role", "assistant"}, {"content", r.content}});

@@ -1,9 +1,11 @@
 // A multi-turn conversation with a model: keeps the messages (JSON, as chat templates take them), renders the
-// model's chat template over the whole conversation each turn and sends it as tokens, so that the backend
-// reuses the cached prefix and processes only the new tokens. Backends without token input get the new text.
+// model's chat template over the whole conversation each turn and submits it as tokens to the serving engine,
+// whose prompt cache reuses the prefix and processes only the new tokens. Backends without token input get the
+// new text (and keep the history themselves).
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -11,6 +13,7 @@
 
 #include "backends/backend.h"
 #include "chat/template.h"
+#include "runtime/engine.h"
 #include "runtime/turn.h"
 
 namespace rkchat::runtime {
@@ -35,11 +38,12 @@ struct SessionTotals {
 
 class ChatSession {
  public:
-  ChatSession(backends::Backend& backend, SessionOptions options);
+  ChatSession(Engine& engine, SessionOptions options);
   ~ChatSession();
 
   // Sends a user message and streams the answer. Throws backends::Error when the message alone does not fit
-  // the context (it is never cut), and chat::TemplateError when the template refuses the conversation.
+  // the context (it is never cut), EngineError when the engine refuses or fails the turn, and
+  // chat::TemplateError when the template refuses the conversation.
   TurnResult send(const std::string& user_text, const DeltaSink& sink);
   // Thread-safe: stops the answer being generated (Ctrl-C).
   void abort();
@@ -49,7 +53,7 @@ class ChatSession {
   SessionOptions& options() { return options_; }
   const nlohmann::json& history() const { return history_; }
   const SessionTotals& totals() const { return totals_; }
-  int cached_tokens() const { return conv_->cached_tokens(); }
+  int cached_tokens() const { return cached_tokens_; }  // what the engine's cache holds of this conversation
   bool uses_tokens() const { return uses_tokens_; }
   // Why the model's own template is not used ("" when it is).
   const std::string& template_warning() const { return template_warning_; }
@@ -63,10 +67,14 @@ class ChatSession {
   std::vector<int32_t> fit_to_context(const std::string& user_text, bool& opens_reasoning, int& dropped);
   void drop_oldest_turn();
 
-  backends::Backend& backend_;
+  Engine& engine_;
+  const backends::Backend& backend_;
   const tok::Tokenizer* tok_ = nullptr;
   SessionOptions options_;
-  std::unique_ptr<backends::Conversation> conv_;
+  std::mutex request_mu_;
+  std::shared_ptr<Request> request_;  // the turn being generated, for abort()
+  int cached_tokens_ = 0;
+  bool new_conversation_ = true;
   std::optional<chat::ChatTemplate> template_;
   std::string template_warning_;
   bool uses_tokens_ = false;

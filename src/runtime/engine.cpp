@@ -123,7 +123,8 @@ void check_options(const EngineOptions& o) {
 Engine::Engine(std::unique_ptr<backends::Backend> backend, EngineOptions options)
     : backend_(std::move(backend)), options_(options) {
   check_options(options_);
-  impl_ = make_turn_loop(*backend_, options_);
+  const bool steps = backend_->capabilities().batching && backend_->stepper() != nullptr;
+  impl_ = steps ? make_step_loop(*backend_, options_) : make_turn_loop(*backend_, options_);
   impl_->totals.parallel = impl_->slots;
   impl_->totals.queue_capacity = options_.queue;
   impl_->thread = std::thread([this] { impl_->run(); });

@@ -49,6 +49,8 @@ struct Engine::Impl {
   std::thread thread;  // started last, by the Engine
 };
 
+// Needs backend.stepper() with options.parallel free slots.
+std::unique_ptr<Engine::Impl> make_step_loop(backends::Backend& backend, const EngineOptions& options);
 std::unique_ptr<Engine::Impl> make_turn_loop(backends::Backend& backend, const EngineOptions& options);
 
 }  // namespace rkchat::runtime

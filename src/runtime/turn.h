@@ -1,5 +1,5 @@
-// One streamed turn over a Conversation, shared by the chat session and `run --raw`: stop strings are held back
-// across pieces, and the answer is split into reasoning and content by chat::OutputParser when one is given.
+// The result of one streamed turn (runtime::collect over an engine request), shared by the chat session, `run`
+// and the benchmarks.
 #pragma once
 
 #include <functional>
@@ -24,10 +24,5 @@ struct TurnResult {
   bool stop_string = false;  // a --stop string ended the answer
   int dropped_turns = 0;     // oldest turns dropped so that the conversation fits the context
 };
-
-// Runs conv.generate and streams deltas to sink. parser: nullopt for raw text (everything is content).
-TurnResult stream_turn(backends::Conversation& conv, const backends::TurnInput& input,
-                       const backends::GenerateOptions& options, const std::vector<std::string>& stops,
-                       std::optional<chat::OutputParser> parser, const DeltaSink& sink);
 
 }  // namespace rkchat::runtime

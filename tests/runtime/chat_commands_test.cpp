@@ -11,8 +11,9 @@ namespace {
 
 class ChatCommands : public ::testing::Test {
  protected:
-  testing::FakeBackend backend;
-  ChatSession session{backend, SessionOptions{}};
+  testing::FakeEngine fe;
+  testing::FakeBackend& backend = *fe.backend;
+  ChatSession session{*fe.engine, SessionOptions{}};
   std::ostringstream out;
   CommandResult run(const std::string& line) { return handle_command(line, session, backend.info(), out); }
 };

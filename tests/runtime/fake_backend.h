@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "backends/backend.h"
+#include "runtime/engine.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rkchat::testing {
@@ -72,6 +75,7 @@ class FakeConversation : public backends::Conversation {
   std::vector<int32_t> cache;
   std::atomic<bool> aborted{false};
   int turn = 0;
+  int piece_delay_ms = 0;  // a pause before each piece after the first (a consumer can act in between)
 
   backends::TurnStats generate(const backends::TurnInput& in, const backends::GenerateOptions& opt,
                                const backends::PieceSink& sink) override {
@@ -90,6 +94,8 @@ class FakeConversation : public backends::Conversation {
         st.stop = backends::StopReason::max_tokens;
         break;
       }
+      if (piece_delay_ms > 0 && st.gen_tokens > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(piece_delay_ms));
       if (aborted.exchange(false)) {
         st.stop = backends::StopReason::aborted;
         break;
@@ -133,16 +139,32 @@ class FakeBackend : public backends::Backend {
     auto c = std::make_unique<FakeConversation>();
     conv = c.get();
     c->replies = replies;
+    c->piece_delay_ms = piece_delay_ms;
     return c;
   }
 
   std::vector<std::vector<std::string>> replies;  // handed to the next conversation
+  int piece_delay_ms = 0;
   FakeConversation* conv = nullptr;               // the last one started
 
  private:
   backends::ModelInfo info_;
   FakeTokenizer tok_;
   bool token_input_;
+};
+
+// A FakeBackend owned by an engine (as every generation runs through one); `backend` stays usable to script the
+// replies and inspect what the conversation received.
+class FakeEngine {
+ public:
+  template <class... A>
+  explicit FakeEngine(A&&... args) {
+    auto b = std::make_unique<FakeBackend>(std::forward<A>(args)...);
+    backend = b.get();
+    engine = std::make_unique<runtime::Engine>(std::move(b), runtime::EngineOptions{.parallel = 1, .queue = 4});
+  }
+  FakeBackend* backend = nullptr;
+  std::unique_ptr<runtime::Engine> engine;
 };
 
 }  // namespace rkchat::testing

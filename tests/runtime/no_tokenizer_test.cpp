@@ -7,6 +7,7 @@
 #include "../gguf/gguf_edit.h"
 #include "backends/backend.h"
 #include "runtime/chat_session.h"
+#include "runtime/engine.h"
 
 namespace rkchat::runtime {
 namespace {
@@ -22,7 +23,8 @@ TEST(NoTokenizer, ChatSaysTheFileHasNoTokenizer) {
   auto backend = backends::load(o);
   std::string message;
   try {
-    ChatSession session(*backend, {});
+    Engine engine(std::move(backend), {.parallel = 1});
+    ChatSession session(engine, {});
   } catch (const backends::Error& e) {
     message = e.what();
   }

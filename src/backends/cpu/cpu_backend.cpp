@@ -62,7 +62,7 @@ class CpuConversation final : public Conversation {
   std::atomic<bool> abort_{false};
 };
 
-class CpuBackend final : public Backend {
+class CpuBackend final : public Backend, public Stepper {
  public:
   explicit CpuBackend(const LoadOptions& o) {
     const auto kv_type = o.kv_type == "f32" ? kernels::KvType::f32 : kernels::KvType::f16;
@@ -108,19 +108,75 @@ class CpuBackend final : public Backend {
   const tok::Tokenizer* tokenizer() const override { return tokenizer_.get(); }
 
   std::unique_ptr<Conversation> start_conversation() override {
+    const int slot = acquire();
+    if (slot < 0) throw Error("all " + std::to_string(slot_used_.size()) + " conversation slots are in use");
+    return std::make_unique<CpuConversation>(*this, slot);
+  }
+  Stepper* stepper() override { return this; }
+
+  // ---- Stepper
+  int n_slots() const override { return cache_->n_seq(); }
+  int n_ctx() const override { return cache_->n_ctx(); }
+  int n_vocab() const override { return model_->hparams().n_vocab; }
+  int acquire() override {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t s = 0; s < slot_used_.size(); ++s)
       if (!slot_used_[s]) {
         slot_used_[s] = true;
-        cache_->truncate(static_cast<int>(s), 0);
-        return std::make_unique<CpuConversation>(*this, static_cast<int>(s));
+        truncate(static_cast<int>(s), 0);
+        return static_cast<int>(s);
       }
-    throw Error("all " + std::to_string(slot_used_.size()) + " conversation slots are in use");
+    return -1;
   }
-
-  void release(int seq) {
+  void release(int slot) override {
     std::lock_guard<std::mutex> lock(mu_);
-    slot_used_[static_cast<size_t>(seq)] = false;
+    slot_used_.at(static_cast<size_t>(slot)) = false;
+  }
+  int length(int slot) const override { return cache_->length(slot); }
+  void truncate(int slot, int n) override {
+    std::lock_guard<std::mutex> lock(forward_mu_);
+    cache_->truncate(slot, n);
+  }
+  void copy_prefix(int from, int to, int n) override {
+    std::lock_guard<std::mutex> lock(forward_mu_);
+    cache_->copy_prefix(from, to, n);
+  }
+  // The kernels pick their code path (and so their float order) by the number of rows in a pass: prefill
+  // kernels from 24 rows (AVX-512 VNNI; 8 on NEON), decode kernels below. So that a row's numbers do not depend
+  // on what else is in the step, the slots with one row (decode rows) share one pass and each slot with several
+  // rows (a prompt chunk) gets a pass of its own: each pass has the size that slot would give alone.
+  void step(const std::vector<StepRow>& rows, float* logits) override {
+    const size_t n_vocab = static_cast<size_t>(model_->hparams().n_vocab);
+    std::vector<int> rows_of(static_cast<size_t>(n_slots()), 0);
+    for (const auto& r : rows) {
+      if (r.slot < 0 || r.slot >= n_slots()) throw Error("step: slot " + std::to_string(r.slot) + " out of range");
+      rows_of[static_cast<size_t>(r.slot)]++;
+    }
+    // Output row of each marked row, in row order.
+    std::vector<int> out_row(rows.size(), -1);
+    for (size_t i = 0, n = 0; i < rows.size(); ++i)
+      if (rows[i].logits) out_row[i] = static_cast<int>(n++);
+    auto run = [&](auto&& in_pass) {
+      step_batch_.clear();
+      std::vector<int> outs;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (!in_pass(rows[i])) continue;
+        step_batch_.add(rows[i].token, rows[i].pos, rows[i].slot, rows[i].logits);
+        if (rows[i].logits) outs.push_back(out_row[i]);
+      }
+      if (step_batch_.size() == 0) return;
+      step_logits_.resize(outs.size() * n_vocab);
+      try {
+        forward(step_batch_, step_logits_.data());
+      } catch (const std::invalid_argument& e) {
+        throw Error(e.what());
+      }
+      for (size_t k = 0; k < outs.size(); ++k)
+        std::copy_n(step_logits_.data() + k * n_vocab, n_vocab, logits + static_cast<size_t>(outs[k]) * n_vocab);
+    };
+    run([&](const StepRow& r) { return rows_of[static_cast<size_t>(r.slot)] == 1; });
+    for (int s = 0; s < n_slots(); ++s)
+      if (rows_of[static_cast<size_t>(s)] > 1) run([&](const StepRow& r) { return r.slot == s; });
   }
 
   // One pass of the model at a time; a batch may carry several sequences.
@@ -128,13 +184,8 @@ class CpuBackend final : public Backend {
     std::lock_guard<std::mutex> lock(forward_mu_);
     model_->forward(batch, *cache_, *pool_, logits);
   }
-  void truncate(int seq, int n) {
-    std::lock_guard<std::mutex> lock(forward_mu_);
-    cache_->truncate(seq, n);
-  }
 
   const model::HParams& hparams() const { return model_->hparams(); }
-  int n_ctx() const { return cache_->n_ctx(); }
   uint64_t memory_bytes() const { return model_->weights().bytes + cache_->bytes(); }
 
  private:
@@ -162,6 +213,8 @@ class CpuBackend final : public Backend {
   std::mutex mu_;
   std::mutex forward_mu_;
   std::vector<bool> slot_used_;
+  model::Batch step_batch_;         // reused by step()
+  std::vector<float> step_logits_;  // [marked rows of a pass, n_vocab]
 };
 
 CpuConversation::~CpuConversation() { b_.release(seq_); }
