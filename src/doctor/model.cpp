@@ -1,15 +1,19 @@
 // RKLLM runtimes on the machine, and a model (-m) against them and against memory.
+#include "model/model.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
 
+#include "backends/cpu/load_checks.h"
 #include "backends/rkllm/runtime_select.h"
 #include "doctor/doctor.h"
 #include "gguf/gguf.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rkchat::doctor {
 
@@ -85,13 +89,15 @@ void check_rkllm_model(const std::string& path, const std::vector<RuntimeFile>& 
   out.push_back(c);
 }
 
-// The same validation that loading the model runs (no weight is read), then how much context fits beside it.
+// The same validation that loading the model runs (no weight is read, the tokenizer is built), then how much
+// context fits beside it.
 void check_gguf_model(const std::string& path, uint64_t avail, std::vector<Check>& out) {
   std::unique_ptr<gguf::File> f;
   model::HParams hp;
   try {
     f = gguf::File::open(path);
     hp = model::validate_model(*f);
+    backends::cpu::load_tokenizer(*f);
   } catch (const std::exception& e) {
     out.push_back({"model", e.what(), Verdict::fail, "rkchat cannot run this file: fix or replace it"});
     return;
@@ -102,7 +108,9 @@ void check_gguf_model(const std::string& path, uint64_t avail, std::vector<Check
                  Verdict::ok, ""});
   if (avail == 0) return;
   const uint64_t per_token = model::kv_bytes_per_token(hp, kernels::KvType::f16);
-  const uint64_t left = avail > f->file_size() ? avail - f->file_size() : 0;
+  // Beside the weights (mapped from the file) and the activations, as the CPU backend counts them.
+  const uint64_t taken = f->file_size() + model::Model::activation_bytes(hp);
+  const uint64_t left = avail > taken ? avail - taken : 0;
   const uint64_t fits = left / per_token;
   Check c{"model-context",
           "context that fits in free memory: " + std::to_string(fits) + " tokens (f16 KV cache, " +

@@ -10,6 +10,8 @@
 
 #include "../gguf/gguf_edit.h"
 #include "gguf/gguf.h"
+#include "model/model.h"
+#include "model/weights.h"
 
 namespace rkchat::doctor {
 namespace {
@@ -170,8 +172,9 @@ TEST_F(FakeRoot, GgufModelContextThatFits) {
   rk3588("performance");  // 15000000 kB available
   const auto small = find(run(model), "model-context");
   EXPECT_EQ(small.verdict, Verdict::ok);
-  // 2 layers x k+v x 2 kv heads x 32 x f16 = 512 bytes per token, beside the model file.
-  const uint64_t fits = (15000000ull * 1024 - fs::file_size(model)) / 512;
+  // 2 layers x k+v x 2 kv heads x 32 x f16 = 512 bytes per token, beside the model file and the activations.
+  const auto hp = model::validate_model(*gguf::File::open(model));
+  const uint64_t fits = (15000000ull * 1024 - fs::file_size(model) - model::Model::activation_bytes(hp)) / 512;
   EXPECT_NE(small.value.find("context that fits in free memory: " + std::to_string(fits) + " tokens"),
             std::string::npos)
       << small.value;
@@ -196,6 +199,7 @@ TEST_F(FakeRoot, GgufModelsThatRunRejectsFail) {
       {GgufEdit().with("tokenizer.ggml.tokens", rkchat::testing::truncated_array(*tokens, 500)),
        "the tokenizer has 500 tokens"},
       {GgufEdit().without("blk.1.ffn_up.weight"), "missing tensor 'blk.1.ffn_up.weight'"},
+      {GgufEdit().with("tokenizer.ggml.model", rkchat::testing::string_value("nonsense")), ": tokenizer: "},
   };
   const std::string path = rkchat::testing::temp_gguf("doctor-bad");
   for (const auto& [edit, message] : cases) {

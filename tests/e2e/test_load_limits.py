@@ -1,5 +1,6 @@
 """Hostile model metadata against the built binary: a block count of 16M in a tiny model must be refused before
 anything is sized by it (it took 5.5 GB before a tensor was found missing), by run, bench and doctor alike."""
+import json
 import os
 import struct
 import subprocess
@@ -59,3 +60,21 @@ def test_doctor_fails_a_file_that_run_rejects(rkchat_bin, huge_block_count):
                        timeout=60)
     assert "block_count 16777216 needs at least" in r.stdout
     assert "verdict: fail" in r.stdout
+
+
+def test_threads_beyond_the_cores_are_capped(rkchat_bin, fixtures_dir, tmp_path):
+    """-t 1000 took up to a minute for 4 tokens (workers spin, so they took turns on the cores): the count is capped
+    at the cores with a warning, and bench records the threads it really ran."""
+    cores = len(os.sched_getaffinity(0))
+    model = fixtures_dir / "tiny-qwen3-f32.gguf"
+    rc, stderr, seconds, _ = run_measured([rkchat_bin, "run", "-m", str(model), "-p", "hi", "-n", "4",
+                                           "-t", str(cores + 1)])
+    assert rc == 0, stderr
+    assert f"{cores + 1} threads asked, but this process may run on {cores} cores; using {cores}" in stderr
+    assert seconds < 10
+    js = tmp_path / "bench.json"
+    r = subprocess.run([rkchat_bin, "bench", "-m", str(model), "--prompt-tokens", "8", "--gen-tokens", "4", "-r", "1",
+                        "--thread-counts", str(cores + 1), "--json", str(js)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(js.read_text())["results"][0]["threads"] == cores

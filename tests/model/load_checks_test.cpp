@@ -138,5 +138,15 @@ TEST(KvBytes, PerTokenIsWhatTheCacheTakesPerToken) {
   EXPECT_EQ(kv_bytes_per_token(hp, kernels::KvType::f16), 2u * 2 * 32 * 2);  // k+v, 2 layers, 2x16 wide, f16
 }
 
+TEST(KvCacheSize, NonPositiveCountsAreRefusedBeforeAnythingIsSized) {
+  // A negative sequence count sized the length table (as 2^64 - 1 entries) before it was checked.
+  HParams hp;
+  hp.n_layer = 1;
+  hp.n_head_kv = 1;
+  hp.head_dim = 8;
+  for (auto [n_ctx, n_seq] : {std::pair{0, 1}, {1, 0}, {-1, 1}, {1, -1}})
+    EXPECT_THROW(KvCache(hp, n_ctx, n_seq, kernels::KvType::f16), std::invalid_argument) << n_ctx << " " << n_seq;
+}
+
 }  // namespace
 }  // namespace rkchat::model

@@ -79,13 +79,7 @@ class CpuBackend final : public Backend {
       throw Error(e.what());
     }
     if (o.progress) o.progress(0.7f);
-    if (file_->has("tokenizer.ggml.model")) {
-      try {
-        tokenizer_ = tok::Tokenizer::from_gguf(*file_);
-      } catch (const std::exception& e) {
-        throw Error(o.path + ": tokenizer: " + e.what());
-      }
-    }
+    tokenizer_ = cpu::load_tokenizer(*file_);
     const auto& hp = model_->hparams();
     const int threads = cpu::threads_for(o.threads);
     try {

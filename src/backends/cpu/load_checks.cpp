@@ -8,9 +8,11 @@
 #include <fstream>
 
 #include "backends/backend.h"
+#include "gguf/gguf.h"
 #include "kernels/thread_pool.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rkchat::backends::cpu {
 
@@ -49,6 +51,15 @@ std::string size_text(uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f %s", v, kUnits[unit]);
   return buf;
+}
+
+std::unique_ptr<tok::Tokenizer> load_tokenizer(const gguf::File& file) {
+  if (!file.has("tokenizer.ggml.model")) return nullptr;
+  try {
+    return tok::Tokenizer::from_gguf(file);
+  } catch (const std::exception& e) {
+    throw Error(file.path() + ": tokenizer: " + e.what());
+  }
 }
 
 uint64_t available_memory_bytes() {

@@ -3,12 +3,24 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "kernels/ops.h"
 #include "model/arch.h"
 
+namespace rkchat::gguf {
+class File;
+}
+namespace rkchat::tok {
+class Tokenizer;
+}
+
 namespace rkchat::backends::cpu {
+
+// The model's tokenizer, or null when the file carries none (no tokenizer.ggml.model); throws backends::Error
+// naming the file when its tokenizer metadata is broken. `doctor -m` runs it too.
+std::unique_ptr<tok::Tokenizer> load_tokenizer(const gguf::File& file);
 
 // Memory this process may still take: MemAvailable of /proc/meminfo, lowered by an address-space limit
 // (ulimit -v, prlimit --as) less what the process already maps. 0 when unknown.
