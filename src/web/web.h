@@ -10,6 +10,7 @@ namespace rkchat::web {
 struct Asset {
   std::string_view path;          // the URL path it is served at: "/" is the page, the rest under /assets/
   std::string_view content_type;  // with a charset for text
+  std::string_view etag;          // quoted, from the content: a browser revalidates instead of downloading again
   std::string_view bytes;
 };
 

@@ -44,6 +44,14 @@ TEST(Web, BinaryContentSurvivesEmbedding) {
   EXPECT_EQ(hl->bytes, read_file(RKCHAT_JS_DIR "/highlight.js/highlight.min.js"));
 }
 
+TEST(Web, EtagsFollowTheContent) {
+  const auto* page = rkchat::web::find_asset("/");
+  const auto* app = rkchat::web::find_asset("/assets/app.js");
+  EXPECT_EQ(page->etag.size(), 18u);
+  EXPECT_EQ(page->etag.front(), '"');
+  EXPECT_NE(page->etag, app->etag);
+}
+
 TEST(Web, UnknownPathsAreNotFound) {
   EXPECT_EQ(rkchat::web::find_asset("/assets/"), nullptr);
   EXPECT_EQ(rkchat::web::find_asset("/index.html/.."), nullptr);
