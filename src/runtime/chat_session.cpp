@@ -38,7 +38,10 @@ ChatSession::ChatSession(backends::Backend& backend, SessionOptions options)
   const auto caps = backend_.capabilities();
   uses_tokens_ = caps.token_input && tok_ != nullptr;
   if (!uses_tokens_ && !caps.text_input) {
-    throw backends::Error("the backend takes token input but has no tokenizer: pass a vocab GGUF with --tokenizer");
+    throw backends::Error(
+        backend_.info().path +
+        ": the model carries no tokenizer (no tokenizer.ggml.model metadata), so text cannot be "
+        "turned into tokens; use a GGUF that carries its tokenizer, or give token ids (--prompt-ids)");
   }
   if (uses_tokens_) {
     const std::string source = tok_->chat_template();
