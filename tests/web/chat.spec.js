@@ -66,6 +66,20 @@ test.describe('a server with two models', () => {
     for (const u of asked) expect(new URL(u).origin).toBe(server.url);
     // marked and highlight.js came from the binary and work
     expect(await page.evaluate(() => typeof marked.parse === 'function' && typeof hljs.highlightAuto === 'function')).toBe(true);
+    // An answer is untrusted: its images, raw HTML and script links must not fetch or run anything.
+    const hostile = '![x](http://203.0.113.9/a.png) <img src="http://203.0.113.9/b.png" onerror="window.pwned=1">' +
+      ' [l](javascript:window.pwned=1) <script>window.pwned=1</script>\n\n```js\nlet a = 1;\n```';
+    const html = await page.evaluate((md) => {
+      const d = document.createElement('div');
+      d.innerHTML = renderMarkdown(md);
+      document.getElementById('messages').append(d);
+      return d.innerHTML;
+    }, hostile);
+    await page.waitForTimeout(300);
+    expect(html).not.toMatch(/<img|<script|href="javascript/i);
+    expect(html).toContain('class="hljs"');
+    expect(await page.evaluate(() => window.pwned)).toBeUndefined();
+    expect(outside).toEqual([]);
   });
 
   test('an answer streams in, then shows its figures', async ({ page }) => {
