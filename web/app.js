@@ -100,7 +100,9 @@ async function loadModels() {
       meta.backend || d.backend || health.backend].filter(Boolean);
     return { id: m.id, label: parts.length ? `${m.id} (${parts.join(', ')})` : m.id };
   });
+  const chosen = ui.model.value;
   ui.model.replaceChildren(...models.map((m) => new Option(m.label, m.id)));
+  if (chosen) ui.model.value = chosen;
 }
 
 // ---- Conversations list.
@@ -157,7 +159,8 @@ function newConversation() {
 function select(conv) {
   current = conv;
   Store.setCurrent(conv.id);
-  if (conv.model && !models.some((m) => m.id === conv.model) && models.length) conv.model = models[0].id;
+  // A conversation made while the list was empty (no key yet) or whose model has gone takes the first one.
+  if (models.length && !models.some((m) => m.id === conv.model)) { conv.model = models[0].id; Store.save(); }
   if (conv.model) ui.model.value = conv.model;
   ui.thinking.checked = conv.thinking !== false;
   renderList();
@@ -342,6 +345,7 @@ async function send(text) {
     if (!res.ok) throw await errorFromResponse(res);
     const complete = await readStream(res, answer, started);
     if (!complete) throw new ChatError('The answer was cut off: the connection to the server ended early.', true);
+    loadModels().catch(() => {});  // a model loaded on first use now has its size and backend to show
   } catch (e) {
     if (e.name === 'AbortError') answer.stopped = true;
     else if (e instanceof ChatError) { answer.error = e.message; answer.retry = e.retry; }
