@@ -12,6 +12,7 @@ const ui = {
 let models = [];        // [{id, label}]
 let current = null;     // the conversation shown
 let running = null;     // {controller, conv} while an answer streams
+let loading = null;     // the model list being fetched: a message sent meanwhile waits for it
 
 // ---- Markdown: model output is untrusted text. Raw HTML is shown as text, links only go to http(s)/mailto, and
 // images become links, so that an answer cannot run script or make the browser fetch another host.
@@ -313,7 +314,10 @@ function stats(chunk, answer) {
 
 async function send(text) {
   if (running || !current) return;
+  if (loading) await loading.catch(() => {});
+  if (running) return;
   const conv = current;
+  if (!conv.model && models.length) conv.model = ui.model.value || models[0].id;
   if (!conv.model) {
     conv.messages.push({ role: 'assistant', content: '', error: 'No model available: the server lists none.' });
     return renderMessages();
@@ -438,15 +442,17 @@ ui.messages.addEventListener('click', async (e) => {
   setTimeout(() => { b.textContent = 'Copy'; }, 1500);
 });
 
+// Shows the last conversation at once, then the models when the server has listed them.
 async function start() {
+  if (!current) select(Store.get(Store.current()) || Store.list()[0] || newConversation());
   let problem = null;
+  loading = loadModels();
   try {
-    await loadModels();
+    await loading;
   } catch (e) {
     problem = e instanceof ChatError ? e.message : unreachable().message;
   }
-  const conv = Store.get(Store.current()) || Store.list()[0] || newConversation();
-  select(conv);
+  select(current);
   if (problem) {
     const p = Object.assign(document.createElement('div'), { className: 'error banner', textContent: problem });
     p.setAttribute('role', 'alert');
