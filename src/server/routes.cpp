@@ -4,6 +4,7 @@
 #include "server/openai.h"
 #include "server/respond.h"
 #include "server/server.h"
+#include "web/web.h"
 
 namespace rkchat::server {
 namespace {
@@ -45,6 +46,20 @@ HttpResponse openai_models(Server& server) {
   return res;
 }
 
+// A file of the chat page (src/web). The browser asks again each time (no-cache); the ETag spares it the download
+// when the binary has not changed.
+HttpResponse web_asset(const web::Asset& asset, const HttpRequest& req) {
+  HttpResponse res;
+  res.headers = {{"Cache-Control", "no-cache"}, {"ETag", std::string(asset.etag)}};
+  if (req.header("If-None-Match") == asset.etag) {
+    res.status = 304;
+    return res;
+  }
+  res.content_type = std::string(asset.content_type);
+  res.body = std::string(asset.bytes);
+  return res;
+}
+
 }  // namespace
 
 void Server::add_routes() {
@@ -57,6 +72,9 @@ void Server::add_routes() {
   both(h, "GET", "/v1/models", [this](const HttpRequest&) { return openai_models(*this); });
   // The reference system's console_chat.py
   h.route("POST", "/rkllm_chat", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
+  // The chat page at / and /assets/... (open without the API key: see http.cpp)
+  for (const auto& a : web::assets())
+    h.route("GET", std::string(a.path), [&a](const HttpRequest& r) { return web_asset(a, r); });
 }
 
 }  // namespace rkchat::server

@@ -80,6 +80,13 @@ test.describe('a server with two models', () => {
     expect(html).toContain('class="hljs"');
     expect(await page.evaluate(() => window.pwned)).toBeUndefined();
     expect(outside).toEqual([]);
+    // The server answers an unchanged file with 304 (its ETag), an unknown one with 404.
+    const first = await fetch(`${server.url}/assets/app.js`);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    const again = await fetch(`${server.url}/assets/app.js`, { headers: { 'If-None-Match': first.headers.get('etag') } });
+    expect(again.status).toBe(304);
+    expect((await fetch(`${server.url}/assets/nothing.js`)).status).toBe(404);
   });
 
   test('an answer streams in, then shows its figures', async ({ page }) => {
@@ -160,6 +167,10 @@ test.describe('a server with an API key', () => {
   test('the key from the settings opens the server', async ({ page }) => {
     const auth = [];
     page.on('request', (r) => { if (r.url().includes('/v1/')) auth.push(r.headers().authorization); });
+    // The page is open (the key is typed into it); the API is not.
+    expect((await fetch(`${server.url}/`)).status).toBe(200);
+    expect((await fetch(`${server.url}/assets/style.css`)).status).toBe(200);
+    expect((await fetch(`${server.url}/v1/models`)).status).toBe(401);
     const outside = await openPage(page, server.url);
     await expect(page.getByRole('alert')).toContainText('API key');
     await page.getByRole('button', { name: 'Settings' }).click();
