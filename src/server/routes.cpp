@@ -1,6 +1,7 @@
 // Every route of the server, registered here in one place; the handlers of each API follow.
 #include <fmt/format.h>
 
+#include "server/ollama.h"
 #include "server/openai.h"
 #include "server/respond.h"
 #include "server/server.h"
@@ -46,6 +47,59 @@ HttpResponse openai_models(Server& server) {
   return res;
 }
 
+// Ollama /api/chat and /api/generate.
+HttpResponse ollama_generate(Server& server, const HttpRequest& req, bool chat) {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    const auto body = parse_body(req.body);
+    auto p = chat ? ollama::parse_chat(body) : ollama::parse_generate(body);
+    const bool unload = p.keep_alive_s && *p.keep_alive_s == 0;
+    HttpResponse res;
+    if (p.empty && unload) {
+      server.pool().unload(p.request.model);
+      res.body = dump(ollama::empty_response(p.request.model, chat, "unload"));
+      return res;
+    }
+    auto model = server.pool().get(p.request.model);
+    if (p.empty) {
+      res.body = dump(ollama::empty_response(model->name, chat, "load"));
+      return res;
+    }
+    auto gen = server.generate(model, p.request);
+    if (p.request.stream) return stream_response(gen, ollama::stream_format(chat, model->name, started));
+    gen->finish();
+    fill_log(*res.log, *gen);
+    for (const auto& o : gen->outcomes())
+      if (o.failed) return ollama::error_response(ApiError(500, "server_error", "generation failed: " + o.error));
+    res.body = dump(ollama::response(*gen, chat, started));
+    gen.reset();
+    if (unload) server.pool().unload(p.request.model);
+    return res;
+  } catch (const ApiError& e) {
+    return ollama::error_response(e);
+  }
+}
+
+HttpResponse ollama_show(Server& server, const HttpRequest& req) {
+  try {
+    const auto body = parse_body(req.body);
+    std::string name;
+    read_string(body, "model", name);
+    read_string(body, "name", name);  // older clients
+    HttpResponse res;
+    res.body = dump(ollama::show(*server.pool().get(name)));
+    return res;
+  } catch (const ApiError& e) {
+    return ollama::error_response(e);
+  }
+}
+
+HttpResponse json_response(const ojson& j) {
+  HttpResponse res;
+  res.body = dump(j);
+  return res;
+}
+
 // A file of the chat page (src/web). The browser asks again each time (no-cache); the ETag spares it the download
 // when the binary has not changed.
 HttpResponse web_asset(const web::Asset& asset, const HttpRequest& req) {
@@ -72,6 +126,13 @@ void Server::add_routes() {
   both(h, "GET", "/v1/models", [this](const HttpRequest&) { return openai_models(*this); });
   // The reference system's console_chat.py
   h.route("POST", "/rkllm_chat", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
+  // Ollama
+  h.route("POST", "/api/chat", [this](const HttpRequest& r) { return ollama_generate(*this, r, true); });
+  h.route("POST", "/api/generate", [this](const HttpRequest& r) { return ollama_generate(*this, r, false); });
+  h.route("POST", "/api/show", [this](const HttpRequest& r) { return ollama_show(*this, r); });
+  h.route("GET", "/api/tags", [this](const HttpRequest&) { return json_response(ollama::tags(*pool_)); });
+  h.route("GET", "/api/ps", [this](const HttpRequest&) { return json_response(ollama::ps(*pool_)); });
+  h.route("GET", "/api/version", [](const HttpRequest&) { return json_response(ollama::version()); });
   // The chat page at / and /assets/... (open without the API key: see http.cpp)
   for (const auto& a : web::assets())
     h.route("GET", std::string(a.path), [&a](const HttpRequest& r) { return web_asset(a, r); });

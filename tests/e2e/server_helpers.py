@@ -76,3 +76,7 @@ def post_json(url, body, **kw):
 def sse_events(data):
     """The data: payloads of an SSE body, in order."""
     return [line[len("data: "):] for line in data.decode().split("\n") if line.startswith("data: ")]
+
+
+def ndjson(data):
+    return [json.loads(line) for line in data.decode().split("\n") if line.strip()]
