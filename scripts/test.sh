@@ -49,6 +49,9 @@ cmake --build --preset aarch64 -j "$jobs" --target rkchat
 bash tests/packaging/install-test.sh build/aarch64/rkchat_*_arm64.deb \
   "${model:-$RKCHAT_FIXTURES_DIR/tiny-qwen3-q8_0.gguf}"
 
+stage "deployment: deploy-board over ssh to a namespace playing a board"
+bash tests/deploy/deploy-board-test.sh build/ci/rkchat_*_amd64.deb "$RKCHAT_FIXTURES_DIR/tiny-qwen3-q8_0.gguf"
+
 echo
 echo "=== rkchat tests: every stage passed"
 echo "stages: $stages passed, 0 failed"
