@@ -1,6 +1,7 @@
 // Every route of the server, registered here in one place; the handlers of each API follow.
 #include <fmt/format.h>
 
+#include "server/anthropic.h"
 #include "server/ollama.h"
 #include "server/openai.h"
 #include "server/respond.h"
@@ -94,6 +95,30 @@ HttpResponse ollama_show(Server& server, const HttpRequest& req) {
   }
 }
 
+// Anthropic /v1/messages and /v1/messages/count_tokens.
+HttpResponse anthropic_messages(Server& server, const HttpRequest& req, bool count_only) {
+  try {
+    const auto body = parse_body(req.body);
+    ChatRequest r = anthropic::parse_messages(body);
+    auto model = server.pool().get(r.model);
+    HttpResponse res;
+    if (count_only) {
+      res.body = dump({{"input_tokens", encode_request(*model, r, nullptr).size()}});
+      return res;
+    }
+    auto gen = server.generate(model, r);
+    if (r.stream) return stream_response(gen, anthropic::stream_format(*gen));
+    gen->finish();
+    fill_log(*res.log, *gen);
+    for (const auto& o : gen->outcomes())
+      if (o.failed) return anthropic::error_response(ApiError(500, "server_error", "generation failed: " + o.error));
+    res.body = dump(anthropic::response(*gen));
+    return res;
+  } catch (const ApiError& e) {
+    return anthropic::error_response(e);
+  }
+}
+
 HttpResponse json_response(const ojson& j) {
   HttpResponse res;
   res.body = dump(j);
@@ -124,6 +149,10 @@ void Server::add_routes() {
   both(h, "POST", "/v1/chat/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
   both(h, "POST", "/v1/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, false); });
   both(h, "GET", "/v1/models", [this](const HttpRequest&) { return openai_models(*this); });
+  // Anthropic
+  both(h, "POST", "/v1/messages", [this](const HttpRequest& r) { return anthropic_messages(*this, r, false); });
+  both(h, "POST", "/v1/messages/count_tokens",
+       [this](const HttpRequest& r) { return anthropic_messages(*this, r, true); });
   // The reference system's console_chat.py
   h.route("POST", "/rkllm_chat", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
   // Ollama
