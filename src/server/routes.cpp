@@ -6,6 +6,7 @@
 #include "server/openai.h"
 #include "server/respond.h"
 #include "server/server.h"
+#include "web/web.h"
 
 namespace rkchat::server {
 namespace {
@@ -138,6 +139,20 @@ HttpResponse json_response(const ojson& j) {
   return res;
 }
 
+// A file of the chat page (src/web). The browser asks again each time (no-cache); the ETag spares it the download
+// when the binary has not changed.
+HttpResponse web_asset(const web::Asset& asset, const HttpRequest& req) {
+  HttpResponse res;
+  res.headers = {{"Cache-Control", "no-cache"}, {"ETag", std::string(asset.etag)}};
+  if (req.header("If-None-Match") == asset.etag) {
+    res.status = 304;
+    return res;
+  }
+  res.content_type = std::string(asset.content_type);
+  res.body = std::string(asset.bytes);
+  return res;
+}
+
 }  // namespace
 
 void Server::add_routes() {
@@ -164,6 +179,9 @@ void Server::add_routes() {
   h.route("POST", "/api/embed", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
   h.route("POST", "/api/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
   h.route("GET", "/api/version", [](const HttpRequest&) { return json_response(ollama::version()); });
+  // The chat page at / and /assets/... (open without the API key: see http.cpp)
+  for (const auto& a : web::assets())
+    h.route("GET", std::string(a.path), [&a](const HttpRequest& r) { return web_asset(a, r); });
 }
 
 }  // namespace rkchat::server
