@@ -80,6 +80,13 @@ test.describe('a server with two models', () => {
     expect(html).toContain('class="hljs"');
     expect(await page.evaluate(() => window.pwned)).toBeUndefined();
     expect(outside).toEqual([]);
+    // Reasoning (Qwen3's reasoning_content) is shown folded above the answer.
+    const thought = await page.evaluate(() => {
+      const n = messageNode({ role: 'assistant', content: 'The answer.', reasoning: 'Let me think.' }, 0);
+      const d = n.querySelector('details.thinking');
+      return d && { open: d.open, text: d.querySelector('.reasoning').textContent, first: n.firstChild === d };
+    });
+    expect(thought).toEqual({ open: false, text: 'Let me think.', first: true });
     // The server answers an unchanged file with 304 (its ETag), an unknown one with 404.
     const first = await fetch(`${server.url}/assets/app.js`);
     expect(first.status).toBe(200);
@@ -191,5 +198,40 @@ test.describe('a server with an API key', () => {
     await expect(lastAnswer(page).getByRole('alert')).toContainText('Cannot reach the server');
     await expect(lastAnswer(page).getByRole('button', { name: 'Retry' })).toBeVisible();
     await expect(page.getByRole('button', { name: 'Send' })).toBeVisible();
+  });
+});
+
+test.describe('a small, busy server', () => {
+  let server;
+  test.beforeAll(async () => {
+    server = await startServer(['-m', process.env.RKCHAT_SMOLLM2, '--parallel', '1', '--queue', '0', '-c', '256']);
+  });
+  test.afterAll(async () => { await server?.stop(); });
+
+  test('a prompt longer than the context is said to be', async ({ page }) => {
+    await openPage(page, server.url);
+    await expect(page.getByLabel('Model').locator('option')).toHaveCount(1);
+    await sendAndWatch(page, 'word '.repeat(600));
+    await expect(lastAnswer(page).getByRole('alert')).toContainText(/too long for the model's context \(\d+ tokens, the context holds 256\)/);
+  });
+
+  test('a full queue is said to be, and Retry sends again', async ({ page }) => {
+    await openPage(page, server.url);
+    await expect(page.getByLabel('Model').locator('option')).toHaveCount(1);
+    // Another client holds the only slot.
+    const other = new AbortController();
+    const res = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: other.signal,
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'Tell a long story.' }], stream: true, max_tokens: 200 }),
+    });
+    expect(res.status).toBe(200);
+    await expect.poll(() => metric(server.url, 'rkchat_active_sequences')).toBe(1);
+    await sendAndWatch(page, 'Say hello.');
+    await expect(lastAnswer(page).getByRole('alert')).toContainText('busy');
+    other.abort();
+    await expect.poll(() => metric(server.url, 'rkchat_active_sequences'), { timeout: 5_000 }).toBe(0);
+    await lastAnswer(page).getByRole('button', { name: 'Retry' }).click();
+    await expect(lastAnswer(page).locator('.stats')).toHaveText(FIGURES);
+    await expect(page.locator('.msg.user')).toHaveCount(1);  // the question was not sent twice
   });
 });

@@ -33,7 +33,8 @@ function modelsDir() {
 // Starts the server with `args` and waits (up to 60 s) until /health answers.
 async function startServer(args) {
   const port = await freePort();
-  const proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(port), '--parallel', '2', ...args],
+  const parallel = args.includes('--parallel') ? [] : ['--parallel', '2'];
+  const proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(port), ...parallel, ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => { log = (log + d).slice(-4000); });
