@@ -119,6 +119,20 @@ HttpResponse anthropic_messages(Server& server, const HttpRequest& req, bool cou
   }
 }
 
+// Embeddings: the backends offer no pooled output yet, so every model answers 400, saying so (after the model is
+// found: an unknown one is still 404).
+HttpResponse embeddings(Server& server, const HttpRequest& req, bool ollama_shape) {
+  try {
+    const auto body = parse_body(req.body);
+    std::string name;
+    read_string(body, "model", name);
+    const auto model = server.pool().get(name);
+    throw bad_request("this model (" + model->name + ") does not support embeddings");
+  } catch (const ApiError& e) {
+    return ollama_shape ? ollama::error_response(e) : openai::error_response(e);
+  }
+}
+
 HttpResponse json_response(const ojson& j) {
   HttpResponse res;
   res.body = dump(j);
@@ -149,6 +163,7 @@ void Server::add_routes() {
   both(h, "POST", "/v1/chat/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
   both(h, "POST", "/v1/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, false); });
   both(h, "GET", "/v1/models", [this](const HttpRequest&) { return openai_models(*this); });
+  both(h, "POST", "/v1/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, false); });
   // Anthropic
   both(h, "POST", "/v1/messages", [this](const HttpRequest& r) { return anthropic_messages(*this, r, false); });
   both(h, "POST", "/v1/messages/count_tokens",
@@ -161,6 +176,8 @@ void Server::add_routes() {
   h.route("POST", "/api/show", [this](const HttpRequest& r) { return ollama_show(*this, r); });
   h.route("GET", "/api/tags", [this](const HttpRequest&) { return json_response(ollama::tags(*pool_)); });
   h.route("GET", "/api/ps", [this](const HttpRequest&) { return json_response(ollama::ps(*pool_)); });
+  h.route("POST", "/api/embed", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
+  h.route("POST", "/api/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
   h.route("GET", "/api/version", [](const HttpRequest&) { return json_response(ollama::version()); });
   // The chat page at / and /assets/... (open without the API key: see http.cpp)
   for (const auto& a : web::assets())
