@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: clang-format check, -Werror build, unit tests, end-to-end tests, the ASan+UBSan build of the
-# unit tests, fuzz smoke runs, and the aarch64 build under qemu. Stops at the first failing stage.
+# The whole test suite, as CI runs it: clang-format check, -Werror build, unit tests, end-to-end tests, the web page in
+# chromium, the ASan+UBSan build of the unit tests, fuzz smoke runs, and the aarch64 build under qemu. Stops at the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RKCHAT_FIXTURES_DIR="${RKCHAT_FIXTURES_DIR:-$(cd .. && pwd)/shared/fixtures}"
@@ -26,6 +26,15 @@ stage "end-to-end tests"
 model=$(bash scripts/fetch-smollm2.sh) || { echo "SmolLM2 unavailable: its tests will skip"; model=""; }
 RKCHAT_BIN="$PWD/build/ci/rkchat" RKCHAT_BUILD_DIR="$PWD/build/ci" RKCHAT_SMOLLM2="$model" \
   .venv/bin/python -m pytest -q tests/e2e
+
+stage "web page in chromium (Playwright)"
+if [ -n "$model" ]; then
+  (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  RKCHAT_BIN="$PWD/build/ci/rkchat" RKCHAT_SMOLLM2="$model" RKCHAT_WEB_ARTIFACTS="$PWD/build/web-artifacts" \
+    tests/web/node_modules/.bin/playwright test -c tests/web/playwright.config.js
+else
+  echo "SmolLM2 unavailable: the browser tests need it, skipped"
+fi
 
 stage "ASan + UBSan unit tests"
 cmake --preset asan >/dev/null

@@ -159,7 +159,9 @@ HttpServer::HttpServer(HttpOptions options) : impl_(std::make_unique<Impl>()) {
   }
   svr.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
     const auto& key = impl->options.api_key;
-    if (key.empty() || req.path == "/health" || req.method == "OPTIONS")
+    // The chat page (/ and /assets/) is open too: it holds no secret, and it is where a user types the key.
+    if (key.empty() || req.path == "/health" || req.method == "OPTIONS" || req.path == "/" ||
+        req.path.starts_with("/assets/"))
       return httplib::Server::HandlerResponse::Unhandled;
     std::string got = req.get_header_value("X-Api-Key");
     const std::string auth = req.get_header_value("Authorization");

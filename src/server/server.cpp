@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "server/anthropic.h"
 #include "server/openai.h"
 #include "server/respond.h"
 
@@ -18,8 +19,12 @@ Server::Server(ServerOptions options)
   auto& h = options_.http;
   // A streamed answer holds a connection: room for every slot and queue place, plus quick requests beside them.
   h.threads = std::max(h.threads, options_.pool.engine.parallel + options_.pool.engine.queue + 8);
+  // Each API's error shape, by path: {"error": "..."} under /api/, Anthropic's on /v1/messages, OpenAI's elsewhere.
   if (!h.error_body)
-    h.error_body = [](const std::string&, int status, const std::string& type, const std::string& msg) {
+    h.error_body = [](const std::string& path, int status, const std::string& type, const std::string& msg) {
+      if (path.starts_with("/api/")) return dump({{"error", msg}});
+      if (path.starts_with("/v1/messages") || path.starts_with("/messages"))
+        return anthropic::error_body(status, type, msg);
       return openai::error_body(status, type, msg);
     };
   h.on_done = [this](const std::string& route, int status, const RequestLog& log) {

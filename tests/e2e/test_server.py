@@ -288,3 +288,11 @@ def test_sigterm_lets_streams_finish(rkchat_bin, fixtures_dir, tmp_path):
     status, _, data = result["r"]
     assert status == 200 and sse_events(data)[-1] == "[DONE]"
     assert "stopped" in s.stderr()
+
+
+def test_embeddings_refused_clearly(qwen3):
+    for path in ("/v1/embeddings", "/embeddings"):
+        status, r = post_json(qwen3.url + path, {"model": "m", "input": "hello"})
+        assert status == 400 and "does not support embeddings" in r["error"]["message"]
+    status, r = post_json(qwen3.url + "/api/embed", {"model": "m", "input": "hello"})
+    assert status == 400 and "does not support embeddings" in r["error"]
