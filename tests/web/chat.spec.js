@@ -3,7 +3,7 @@
 const fs = require('fs');
 const path = require('path');
 const { test, expect } = require('@playwright/test');
-const { startServer, modelsDir, metric } = require('./server');
+const { startServer, modelsDir, brokenModelDir, metric } = require('./server');
 
 const ARTIFACTS = process.env.RKCHAT_WEB_ARTIFACTS || path.join(__dirname, '../../build/web-artifacts');
 test.describe.configure({ mode: 'serial' });
@@ -233,5 +233,20 @@ test.describe('a small, busy server', () => {
     await lastAnswer(page).getByRole('button', { name: 'Retry' }).click();
     await expect(lastAnswer(page).locator('.stats')).toHaveText(FIGURES);
     await expect(page.locator('.msg.user')).toHaveCount(1);  // the question was not sent twice
+  });
+});
+
+test.describe('a server whose model fails to load', () => {
+  let server;
+  test.beforeAll(async () => { server = await startServer(['--models', brokenModelDir()]); });
+  test.afterAll(async () => { await server?.stop(); });
+
+  test('the failure is said in the conversation', async ({ page }) => {
+    await openPage(page, server.url);
+    await expect(page.getByLabel('Model').locator('option')).toHaveCount(1);
+    await sendAndWatch(page, 'Hello?');
+    await expect(lastAnswer(page).getByRole('alert')).toContainText(/The server failed: .*broken/);
+    await expect(lastAnswer(page).getByRole('button', { name: 'Retry' })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Send' })).toBeVisible();
   });
 });
