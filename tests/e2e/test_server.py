@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from server_helpers import Server, post_json, request, sse_events
+from server_helpers import Server, open_stream, post_json, request, sse_events
 
 CHAT = [{"role": "user", "content": "Hello"}]
 
@@ -200,12 +200,7 @@ def test_metrics(qwen3):
 
 
 def test_client_gone_frees_slot(qwen3):
-    import socket
-    body = json.dumps({"messages": CHAT, "stream": True, "max_tokens": -1, "temperature": 1.0}).encode()
-    s = socket.create_connection(("127.0.0.1", qwen3.port))
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    assert b"data:" in s.recv(4096)
+    s = open_stream(qwen3.port, {"messages": CHAT, "stream": True, "max_tokens": -1, "temperature": 1.0})
     s.close()
     import time
     deadline = time.monotonic() + 20
