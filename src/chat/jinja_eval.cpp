@@ -29,6 +29,7 @@ using FramePtr = std::shared_ptr<Frame>;
 bool reaches(const Value& v, const Dict* target, int depth = 0) {
   if (depth > kMaxValueDepth)
     throw EvalError("a namespace value nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
+  charge_items(1);
   if (v.is_dict()) {
     if (v.dict_ptr().get() == target) return true;
     for (const auto& kv : v.dict().items)
@@ -55,12 +56,16 @@ Value make_range(Args& a) {
     out.emplace_back(i);
     if (out.size() > kMaxListItems) check_size(out);
   }
+  charge_items(out.size());
   return Value(std::move(out));
 }
 
 Value make_dict(Args& a, bool is_namespace) {
   Value d = Value::new_dict(is_namespace);
-  if (!a.pos.empty() && a.pos[0].is_dict()) d.dict().items = a.pos[0].dict().items;
+  if (!a.pos.empty() && a.pos[0].is_dict()) {
+    charge_items(a.pos[0].dict().items.size());
+    d.dict().items = a.pos[0].dict().items;
+  }
   for (const auto& [k, v] : a.kw) d.dict().set(k, v);
   return d;
 }
@@ -95,6 +100,7 @@ class Evaluator {
   }
 
   static void append(std::string& out, const std::string& s) {
+    charge_work(s.size());
     out += s;
     check_size(out);
   }
@@ -125,6 +131,7 @@ class Evaluator {
   Flow exec(const Stmt& s, const FramePtr& frame, std::string& out) {
     try {
       Nested nested(depth_);
+      charge_items(1);
       return exec_impl(s, frame, out);
     } catch (const EvalError& e) {
       fail_at(s.pos, e.what());
@@ -204,6 +211,7 @@ class Evaluator {
     auto n = static_cast<int64_t>(items.size());
     auto idx = static_cast<int64_t>(i);
     auto& d = loop.dict().items;
+    charge_items(12);
     d.reserve(12);
     d.emplace_back("index0", Value(idx));
     d.emplace_back("index", Value(idx + 1));
@@ -291,6 +299,7 @@ class Evaluator {
   Value eval(const Expr& e, const FramePtr& frame) {
     try {
       Nested nested(depth_);
+      charge_items(1);
       return eval_impl(e, frame);
     } catch (const EvalError& err) {
       fail_at(e.pos, err.what());
@@ -436,6 +445,7 @@ class Evaluator {
 }  // namespace
 
 std::string render(const Body& body, const SourceMap& map, const std::vector<std::pair<std::string, Value>>& vars) {
+  WorkBudget budget;
   return Evaluator(map).run(body, vars);
 }
 

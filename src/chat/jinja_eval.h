@@ -15,7 +15,7 @@ namespace rkchat::chat::jinja {
 // Bounds that stop runaway templates (fuzzing, hostile templates): loop iterations plus macro calls, the depth
 // of nested macro calls, the nesting of statements and expressions being evaluated (macro calls included: it
 // bounds the stack), and how deep a namespace attribute may nest values (ns.x = [ns.x] in a loop).
-// Output and strings are capped by kMaxStringBytes.
+// Output and strings are capped by kMaxStringBytes, and all the work of a render by kMaxWork (jinja_value.h).
 inline constexpr int64_t kMaxSteps = 200'000;
 inline constexpr int kMaxCallDepth = 48;
 inline constexpr int kMaxEvalDepth = 512;

@@ -82,6 +82,9 @@ std::string supported_arch_names() {
 }
 
 HParams read_hparams(const gguf::File& f) {
+  if (f.tensors().empty())
+    throw gguf::Error(f.path() + ": the file holds no tensors, so it is not a model" +
+                      (f.has("tokenizer.ggml.model") ? " (a vocab-only GGUF: give it with --tokenizer)" : ""));
   HParams hp;
   const std::string arch = f.get_string("general.architecture");
   hp.arch = find_arch(arch);

@@ -117,7 +117,7 @@ class Request {
   std::function<void()> on_cancel_;
 };
 
-// Blocks until the request is done, calling sink with each delta; returns the whole answer like stream_turn.
+// Blocks until the request is done, calling sink with each delta; returns the whole answer.
 // Throws EngineError when the request failed. For the console and benchmarks.
 TurnResult collect(Request& request, const DeltaSink& sink);
 

@@ -127,6 +127,20 @@ TEST_F(LoadChecks, TokenizerSmallerThanTheEmbedding) {
       << e;
 }
 
+TEST(LoadChecksVocab, AVocabOnlyFileIsNotAModel) {
+  const std::string vocab = std::string(RKCHAT_FIXTURES_DIR) + "/qwen3-vocab.gguf";
+  if (!fs::exists(vocab)) GTEST_SKIP() << "fixtures not found";
+  try {
+    validate_model(*gguf::File::open(vocab));
+    ADD_FAILURE() << "a vocab-only file validated as a model";
+  } catch (const gguf::Error& e) {
+    // It said "missing required key 'qwen3.embedding_length'".
+    EXPECT_NE(std::string(e.what()).find("the file holds no tensors, so it is not a model (a vocab-only GGUF"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(KvBytes, PerTokenIsWhatTheCacheTakesPerToken) {
   if (!fs::exists(kLlama)) GTEST_SKIP() << "fixtures not found";
   const auto f = gguf::File::open(kLlama);
