@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/console.h"
+#include "cli/remote_chat.h"
 #include "cli/terminal_input.h"
 #include "runtime/chat_commands.h"
 #include "runtime/figures.h"
@@ -20,6 +21,7 @@ struct ChatOptions {
   backends::GenerateOptions generate;
   PromptOptions prompt;
   std::string models_dir;
+  std::string server, api_key;  // --server: chat with a running `rkchat serve` instead
 };
 
 // Colour codes, empty when colours are off.
@@ -105,6 +107,7 @@ void answer(runtime::ChatSession& session, const std::string& text, TerminalInpu
 }
 
 int chat(ChatOptions& o) {
+  if (!o.server.empty()) return remote_chat({o.server, o.api_key, o.load.path, o.generate, o.prompt});
   const bool interactive = isatty(STDIN_FILENO) != 0;
   const bool colour = interactive && use_colour(STDOUT_FILENO);
   const Style st = colour ? Style{"\033[2m", "\033[1m", "\033[0m"} : Style{};
@@ -148,6 +151,8 @@ void add_chat(CLI::App& app, Runner& run) {
   add_prompt_options(cmd, o->prompt);
   cmd->add_option("--models", o->models_dir,
                   "Pick the model from the files in this folder (default: " + runtime::default_models_dir() + ")");
+  cmd->add_option("--server", o->server, "Chat with a running `rkchat serve` at this URL (-m: its model name)");
+  cmd->add_option("--api-key", o->api_key, "API key for --server")->envname("RKCHAT_API_KEY");
   cmd->callback([o, &run] { run = [o] { return chat(*o); }; });
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "chat/json_input.h"
 #include "chat/template.h"
 #include "cli/commands.h"
 #include "gguf/gguf.h"
@@ -31,8 +32,8 @@ ordered_json read_json(const std::string& path, const char* what) {
   std::ostringstream text;
   text << in.rdbuf();
   try {
-    return ordered_json::parse(text.str());
-  } catch (const ordered_json::parse_error& e) {
+    return chat::parse_ordered_json_input(text.str());
+  } catch (const chat::JsonInputError& e) {
     throw std::runtime_error(path + ": bad JSON in the " + what + " file: " + e.what());
   }
 }
@@ -86,7 +87,7 @@ int run_template(const TemplateOptions& o) {
     return 0;
   } catch (const chat::TemplateError& e) {
     if (!e.refused()) throw std::runtime_error(std::string("chat template: ") + e.what());
-    std::fprintf(stderr, "rkchat: the chat template refused the conversation: %s\n", e.what());
+    std::fprintf(stderr, "rkchat: the chat template refused the conversation: %s\n", e.message().c_str());
     return 2;
   }
 }

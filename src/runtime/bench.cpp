@@ -133,7 +133,8 @@ struct Runner {
     r.model = info.name;
     r.backend = info.backend;
     r.size_bytes = info.file_bytes;
-    const double bw = bandwidth_for(threads, path);
+    if (info.threads > 0) r.threads = info.threads;  // the CPU backend caps the count at the cores
+    const double bw = bandwidth_for(r.threads, path);
     for (int depth : opt.depths) {
       BenchResult d = r;
       d.depth = depth;
