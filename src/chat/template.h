@@ -2,6 +2,7 @@
 // transformers does (trim_blocks, lstrip_blocks, loopcontrols, raise_exception, strftime_now, tojson).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -44,6 +45,9 @@ class ChatTemplate {
 
   // What strftime_now(fmt) returns; by default the local time formatted by strftime. Tests pin the date.
   void set_strftime_now(std::function<std::string(const std::string& fmt)> fn);
+  // The work budget of each render (default 128M units, about a byte each; see jinja::kMaxWork). The fuzzers
+  // lower it so that hostile inputs stop sooner under the sanitizers.
+  void set_max_work(uint64_t units);
 
  private:
   struct Impl;
