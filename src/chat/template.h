@@ -12,12 +12,14 @@
 namespace rkchat::chat {
 
 // A template that cannot be parsed or rendered. `refused` is true when the template itself refused the input
-// through raise_exception(msg); message() is then exactly msg and what() says that the chat template raised it
-// ("chat template raised: msg"), so that a caller printing what() names the culprit.
+// through raise_exception(msg); message() is then exactly msg. what() names the culprit for a caller that prints
+// it as it is: "chat template raised: msg" for a refusal, "chat template: line L, column C: ..." otherwise.
 class TemplateError : public std::runtime_error {
  public:
   TemplateError(const std::string& msg, bool refused)
-      : std::runtime_error(refused ? "chat template raised: " + msg : msg), message_(msg), refused_(refused) {}
+      : std::runtime_error((refused ? "chat template raised: " : "chat template: ") + msg),
+        message_(msg),
+        refused_(refused) {}
   bool refused() const { return refused_; }
   const std::string& message() const { return message_; }
 
