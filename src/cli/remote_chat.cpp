@@ -25,12 +25,6 @@ constexpr size_t kMaxLine = 16 << 20;        // one SSE line; a server sending m
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
-struct Style {
-  const char* dim = "";
-  const char* bold = "";
-  const char* reset = "";
-};
-
 // "http://host:8080/prefix/" -> origin "http://host:8080", prefix "/prefix" (a trailing /v1 is dropped too, since
 // users copy the base URL of OpenAI clients).
 void split_url(const std::string& url, std::string& origin, std::string& prefix) {
@@ -105,7 +99,7 @@ class RemoteChat {
             }};
   }
 
-  void answer(const std::string& text, TerminalInput& input, const Style& st, bool interactive);
+  void answer(const std::string& text, TerminalInput& input, const ChatStyle& st, bool interactive);
 
  private:
   struct Turn {
@@ -125,8 +119,8 @@ class RemoteChat {
     return fmt::format("cannot reach {}: {}", url_, why ? why : httplib::to_string(e));
   }
   json request_body(const std::string& text) const;
-  void on_event(const std::string& data, Turn& t, Clock::time_point t0, const Style& st, bool interactive);
-  void report(const Turn& t, double total_ms, const Style& st);
+  void on_event(const std::string& data, Turn& t, Clock::time_point t0, const ChatStyle& st, bool interactive);
+  void report(const Turn& t, double total_ms, const ChatStyle& st);
 
   std::string url_, prefix_, model_;
   std::unique_ptr<httplib::Client> client_;
@@ -163,7 +157,8 @@ json RemoteChat::request_body(const std::string& text) const {
 }
 
 // One SSE data payload: text deltas are printed as they come, like the local chat prints its pieces.
-void RemoteChat::on_event(const std::string& data, Turn& t, Clock::time_point t0, const Style& st, bool interactive) {
+void RemoteChat::on_event(const std::string& data, Turn& t, Clock::time_point t0, const ChatStyle& st,
+                          bool interactive) {
   if (data == "[DONE]") return;
   json j;
   try {
@@ -202,7 +197,7 @@ void RemoteChat::on_event(const std::string& data, Turn& t, Clock::time_point t0
 }
 
 // The figures line of the local chat, from the server's usage and timings and the times seen here.
-void RemoteChat::report(const Turn& t, double total_ms, const Style& st) {
+void RemoteChat::report(const Turn& t, double total_ms, const ChatStyle& st) {
   backends::TurnStats s;
   const auto num = [](const json& j, const char* key) { return j.is_object() ? j.value(key, 0.0) : 0.0; };
   s.prompt_tokens = static_cast<int>(num(t.usage, "prompt_tokens"));
@@ -224,7 +219,7 @@ void RemoteChat::report(const Turn& t, double total_ms, const Style& st) {
   std::cerr << st.dim << runtime::figures_line(s) << "  " << runtime::prompt_line(s) << st.reset << "\n";
 }
 
-void RemoteChat::answer(const std::string& text, TerminalInput& input, const Style& st, bool interactive) {
+void RemoteChat::answer(const std::string& text, TerminalInput& input, const ChatStyle& st, bool interactive) {
   httplib::Request req;
   req.method = "POST";
   req.path = prefix_ + "/v1/chat/completions";
@@ -290,30 +285,15 @@ void RemoteChat::answer(const std::string& text, TerminalInput& input, const Sty
 int remote_chat(const RemoteOptions& o) {
   const bool interactive = isatty(STDIN_FILENO) != 0;
   const bool colour = interactive && use_colour(STDOUT_FILENO);
-  const Style st = colour ? Style{"\033[2m", "\033[1m", "\033[0m"} : Style{};
+  const ChatStyle st = chat_style(colour);
   RemoteChat chat(o);
   chat.connect();
   TerminalInput input(interactive);
   const auto controls = chat.controls();
-  if (interactive) std::cout << "Type /help for commands, /quit to leave. Ctrl-C stops an answer.\n";
-  int interrupts = 0;  // consecutive Ctrl-C at the prompt
-  for (;;) {
-    std::string line;
-    const auto r = input.read_line(interactive ? fmt::format("{}>>> {}", st.bold, st.reset) : "", line);
-    if (r == TerminalInput::Result::end) break;
-    if (r == TerminalInput::Result::interrupted) {
-      if (++interrupts >= 2 || !interactive) break;
-      std::cout << "\n(Ctrl-C again or /quit to leave)\n";
-      continue;
-    }
-    interrupts = 0;
-    const auto what = runtime::handle_command(line, controls, std::cout);
-    if (what == runtime::CommandResult::quit) break;
-    if (what == runtime::CommandResult::message && line.find_first_not_of(" \t") != std::string::npos) {
-      chat.answer(line, input, st, interactive);
-    }
-  }
-  if (interactive) std::cout << "\n";
+  chat_loop(
+      input, interactive, st,
+      [&](const std::string& line) { return runtime::handle_command(line, controls, std::cout); },
+      [&](const std::string& line) { chat.answer(line, input, st, interactive); });
   return 0;
 }
 
