@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from server_helpers import Server, post_json, request, sse_events
+from server_helpers import Server, open_stream, post_json, request, sse_events
 
 CLIENTS, REQUESTS = 16, 20
 BODY = {"messages": [{"role": "user", "content": "Tell me a story"}], "max_tokens": 12, "temperature": 0}
@@ -66,30 +66,52 @@ def test_many_streams(srv):
     assert 'rkchat_queue_length{model="tiny-qwen3-q8_0"} 0' in text
 
 
-def test_killed_client_frees_its_slot(srv):
-    body = json.dumps({"messages": BODY["messages"], "stream": True, "max_tokens": 200, "temperature": 1.0}).encode()
-    socks = []
-    for _ in range(4):
-        s = socket.create_connection(("127.0.0.1", srv.port))
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        socks.append(s)
-    for s in socks:
-        got = b""
-        while b"data:" not in got:
-            more = s.recv(4096)
-            assert more, got
-            got += more
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # reset, as a kill
-        s.close()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        text = request(srv.url + "/metrics")[2].decode()
-        if ('rkchat_active_sequences{model="tiny-qwen3-q8_0"} 0' in text
-                and 'rkchat_queue_length{model="tiny-qwen3-q8_0"} 0' in text):
-            break
-        time.sleep(0.1)
-    assert 'rkchat_active_sequences{model="tiny-qwen3-q8_0"} 0' in text
-    assert 'rkchat_requests_total{route="/v1/chat/completions",status="499"}' in text
-    # and the server still answers
-    assert post_json(srv.url + "/v1/chat/completions", BODY)[0] == 200
+def test_killed_client_frees_its_slot(rkchat_bin, smollm2, tmp_path):
+    """SmolLM2 with a long answer: each stream would run for seconds, so a slot freed at once was freed by the kill."""
+    srv = Server(rkchat_bin, ["-m", smollm2, "-c", "2048", "--parallel", "2", "--queue", "8"], tmp_path)
+    try:
+        srv.wait_ready()
+        body = {"messages": BODY["messages"], "stream": True, "max_tokens": 1500, "temperature": 1.0,
+                "seed": 1}
+        socks = [open_stream(srv.port, body) for _ in range(2)]
+        t0 = time.monotonic()
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST, as a kill
+            s.close()
+        idle = 'rkchat_active_sequences{model="SmolLM2-135M-Instruct.Q4_1"} 0'
+        while time.monotonic() - t0 < 20:
+            text = request(srv.url + "/metrics")[2].decode()
+            if idle in text and 'status="499"} 2' in text:
+                break
+            time.sleep(0.05)
+        freed_after = time.monotonic() - t0
+        assert idle in text and 'rkchat_requests_total{route="/v1/chat/completions",status="499"} 2' in text, text
+        assert freed_after < 3, freed_after
+        # and the server still answers
+        assert post_json(srv.url + "/v1/chat/completions", dict(BODY, max_tokens=4))[0] == 200
+    finally:
+        assert srv.stop() == 0
+
+
+def test_queue_full_is_503_with_retry_after(rkchat_bin, smollm2, tmp_path):
+    srv = Server(rkchat_bin, ["-m", smollm2, "-c", "2048", "--parallel", "1", "--queue", "0", "--log-format",
+                              "json"], tmp_path)
+    try:
+        srv.wait_ready()
+        busy = open_stream(srv.port, {"messages": BODY["messages"], "stream": True, "max_tokens": 1500,
+                                      "temperature": 1.0, "seed": 1})
+        status, headers, data = request(srv.url + "/v1/chat/completions", dict(BODY, max_tokens=4))
+        busy.close()
+        assert status == 503 and headers["Retry-After"] == "1"
+        assert json.loads(data)["error"]["type"] == "unavailable_error"
+        deadline = time.monotonic() + 20  # the killed stream frees the slot
+        while request(srv.url + "/v1/chat/completions", dict(BODY, max_tokens=4))[0] != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        assert srv.stop() == 0
+    # one JSON log line per request, with id, model, tokens, TTFT and status
+    lines = [json.loads(l) for l in srv.stderr().splitlines() if l.startswith("{")]
+    assert {l["status"] for l in lines} >= {200, 503}
+    answered = [l for l in lines if l["path"] == "/v1/chat/completions" and l["status"] == 200]
+    assert all(k in answered[0] for k in ("id", "model", "prompt_tokens", "gen_tokens", "ttft_ms", "ms"))

@@ -80,6 +80,18 @@ test.describe('a server with two models', () => {
     expect(html).toContain('class="hljs"');
     expect(await page.evaluate(() => window.pwned)).toBeUndefined();
     expect(outside).toEqual([]);
+    // Every control has a name a screen reader can say.
+    const unnamed = await page.evaluate(() => [...document.querySelectorAll('button, input, select, textarea')]
+      .filter((e) => !(e.getAttribute('aria-label') || e.textContent.trim() || e.closest('label')))
+      .map((e) => e.outerHTML));
+    expect(unnamed).toEqual([]);
+    // Shift+Enter adds a line; nothing is sent.
+    await input(page).fill('line one');
+    await input(page).press('Shift+Enter');
+    await input(page).pressSequentially('line two');
+    await expect(input(page)).toHaveValue('line one\nline two');
+    await expect(page.locator('.msg')).toHaveCount(0);
+    await input(page).fill('');
     // Reasoning (Qwen3's reasoning_content) is shown folded above the answer.
     const thought = await page.evaluate(() => {
       const n = messageNode({ role: 'assistant', content: 'The answer.', reasoning: 'Let me think.' }, 0);
