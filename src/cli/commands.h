@@ -21,5 +21,6 @@ void add_doctor(CLI::App& app, Runner& run);
 void add_pull(CLI::App& app, Runner& run);
 void add_list(CLI::App& app, Runner& run);
 void add_rm(CLI::App& app, Runner& run);
+void add_serve(CLI::App& app, Runner& run);
 
 }  // namespace rkchat::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   rkchat::cli::add_pull(app, run);
   rkchat::cli::add_list(app, run);
   rkchat::cli::add_rm(app, run);
+  rkchat::cli::add_serve(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
