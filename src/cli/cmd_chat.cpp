@@ -24,12 +24,7 @@ struct ChatOptions {
   std::string server, api_key;  // --server: chat with a running `rkchat serve` instead
 };
 
-// Colour codes, empty when colours are off.
-struct Style {
-  const char* dim = "";
-  const char* bold = "";
-  const char* reset = "";
-};
+using Style = ChatStyle;
 
 std::string pick_model(const std::string& dir, TerminalInput& input, bool interactive) {
   const auto models = runtime::list_models(dir);
@@ -110,7 +105,7 @@ int chat(ChatOptions& o) {
   if (!o.server.empty()) return remote_chat({o.server, o.api_key, o.load.path, o.generate, o.prompt});
   const bool interactive = isatty(STDIN_FILENO) != 0;
   const bool colour = interactive && use_colour(STDOUT_FILENO);
-  const Style st = colour ? Style{"\033[2m", "\033[1m", "\033[0m"} : Style{};
+  const Style st = chat_style(colour);
   TerminalInput input(interactive);
   if (o.load.path.empty()) {
     o.load.path = pick_model(o.models_dir.empty() ? runtime::default_models_dir() : o.models_dir, input, interactive);
@@ -118,26 +113,10 @@ int chat(ChatOptions& o) {
   auto backend = load_model(o.load, /*announce=*/true);
   runtime::ChatSession session(*backend, session_options(o.prompt, o.generate));
   if (!session.template_warning().empty()) std::cerr << "note: " << session.template_warning() << "\n";
-  if (interactive) std::cout << "Type /help for commands, /quit to leave. Ctrl-C stops an answer.\n";
-
-  int interrupts = 0;  // consecutive Ctrl-C at the prompt
-  for (;;) {
-    std::string line;
-    const auto r = input.read_line(interactive ? fmt::format("{}>>> {}", st.bold, st.reset) : "", line);
-    if (r == TerminalInput::Result::end) break;
-    if (r == TerminalInput::Result::interrupted) {
-      if (++interrupts >= 2 || !interactive) break;
-      std::cout << "\n(Ctrl-C again or /quit to leave)\n";
-      continue;
-    }
-    interrupts = 0;
-    const auto what = runtime::handle_command(line, session, backend->info(), std::cout);
-    if (what == runtime::CommandResult::quit) break;
-    if (what == runtime::CommandResult::message && line.find_first_not_of(" \t") != std::string::npos) {
-      answer(session, line, input, st, interactive);
-    }
-  }
-  if (interactive) std::cout << "\n";
+  chat_loop(
+      input, interactive, st,
+      [&](const std::string& line) { return runtime::handle_command(line, session, backend->info(), std::cout); },
+      [&](const std::string& line) { answer(session, line, input, st, interactive); });
   return 0;
 }
 

@@ -25,12 +25,6 @@ constexpr size_t kMaxLine = 16 << 20;        // one SSE line; a server sending m
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
-struct Style {
-  const char* dim = "";
-  const char* bold = "";
-  const char* reset = "";
-};
-
 // "http://host:8080/prefix/" -> origin "http://host:8080", prefix "/prefix" (a trailing /v1 is dropped too, since
 // users copy the base URL of OpenAI clients).
 void split_url(const std::string& url, std::string& origin, std::string& prefix) {
@@ -105,7 +99,7 @@ class RemoteChat {
             }};
   }
 
-  void answer(const std::string& text, TerminalInput& input, const Style& st, bool interactive);
+  void answer(const std::string& text, TerminalInput& input, const ChatStyle& st, bool interactive);
 
  private:
   struct Turn {
@@ -125,8 +119,9 @@ class RemoteChat {
     return fmt::format("cannot reach {}: {}", url_, why ? why : httplib::to_string(e));
   }
   json request_body(const std::string& text) const;
-  void on_event(const std::string& data, Turn& t, Clock::time_point t0, const Style& st, bool interactive);
-  void report(const Turn& t, double total_ms, const Style& st);
+  bool attempt(const std::string& text, TerminalInput& input, const ChatStyle& st, bool interactive);
+  void on_event(const std::string& data, Turn& t, Clock::time_point t0, const ChatStyle& st, bool interactive);
+  void report(const Turn& t, double total_ms, const ChatStyle& st);
 
   std::string url_, prefix_, model_;
   std::unique_ptr<httplib::Client> client_;
@@ -134,6 +129,7 @@ class RemoteChat {
   json history_ = json::array();  // user and assistant messages, oldest first
   runtime::SessionTotals totals_;
   std::atomic<bool> stopping_{false};
+  int dropped_ = 0;  // turns dropped to fit this one
 };
 
 json RemoteChat::request_body(const std::string& text) const {
@@ -163,7 +159,8 @@ json RemoteChat::request_body(const std::string& text) const {
 }
 
 // One SSE data payload: text deltas are printed as they come, like the local chat prints its pieces.
-void RemoteChat::on_event(const std::string& data, Turn& t, Clock::time_point t0, const Style& st, bool interactive) {
+void RemoteChat::on_event(const std::string& data, Turn& t, Clock::time_point t0, const ChatStyle& st,
+                          bool interactive) {
   if (data == "[DONE]") return;
   json j;
   try {
@@ -202,7 +199,7 @@ void RemoteChat::on_event(const std::string& data, Turn& t, Clock::time_point t0
 }
 
 // The figures line of the local chat, from the server's usage and timings and the times seen here.
-void RemoteChat::report(const Turn& t, double total_ms, const Style& st) {
+void RemoteChat::report(const Turn& t, double total_ms, const ChatStyle& st) {
   backends::TurnStats s;
   const auto num = [](const json& j, const char* key) { return j.is_object() ? j.value(key, 0.0) : 0.0; };
   s.prompt_tokens = static_cast<int>(num(t.usage, "prompt_tokens"));
@@ -220,11 +217,27 @@ void RemoteChat::report(const Turn& t, double total_ms, const Style& st) {
   totals_.generated += s.gen_tokens;
   totals_.prefill_ms += s.prefill_ms;
   totals_.decode_ms += s.decode_ms;
+  totals_.dropped_turns += dropped_;
+  if (dropped_ > 0) {
+    std::cerr << st.dim << "(context full: dropped the " << dropped_ << " oldest turn(s) to make room)" << st.reset
+              << "\n";
+  }
   if (t.finish == "length") std::cerr << st.dim << "(max tokens reached)" << st.reset << "\n";
   std::cerr << st.dim << runtime::figures_line(s) << "  " << runtime::prompt_line(s) << st.reset << "\n";
 }
 
-void RemoteChat::answer(const std::string& text, TerminalInput& input, const Style& st, bool interactive) {
+// Like the local chat, a conversation that outgrew the context loses its oldest turns (the message alone that
+// does not fit is refused).
+void RemoteChat::answer(const std::string& text, TerminalInput& input, const ChatStyle& st, bool interactive) {
+  dropped_ = 0;
+  while (!attempt(text, input, st, interactive)) {
+    history_.erase(history_.begin(), history_.begin() + 2);
+    ++dropped_;
+  }
+}
+
+// One request; false when the server found the conversation too long for its context and older turns can go.
+bool RemoteChat::attempt(const std::string& text, TerminalInput& input, const ChatStyle& st, bool interactive) {
   httplib::Request req;
   req.method = "POST";
   req.path = prefix_ + "/v1/chat/completions";
@@ -270,19 +283,22 @@ void RemoteChat::answer(const std::string& text, TerminalInput& input, const Sty
     std::cerr << "[stopped]\n";
   } else if (!t.error.empty()) {
     std::cerr << "error: " << t.error << "\n";
-    return;
+    return true;
   } else if (status != 0 && status != 200) {
+    if (status == 400 && history_.size() >= 2 && error_body.find("exceed_context_size_error") != std::string::npos)
+      return false;
     std::cerr << "error: " << error_text(status, error_body) << "\n";
-    return;
+    return true;
   } else if (!ok) {
     std::cerr << "error: " << unreachable(err) << "\n";
-    return;
+    return true;
   }
   // An answer cut by Ctrl-C stays in the conversation, as in the local chat: the user saw it. Its figures never
   // came (the server sends them at the end).
   history_.push_back({{"role", "user"}, {"content", text}});
   history_.push_back({{"role", "assistant"}, {"content", t.content}});
   if (!stopping_) report(t, ms_since(t0), st);
+  return true;
 }
 
 }  // namespace
@@ -290,30 +306,15 @@ void RemoteChat::answer(const std::string& text, TerminalInput& input, const Sty
 int remote_chat(const RemoteOptions& o) {
   const bool interactive = isatty(STDIN_FILENO) != 0;
   const bool colour = interactive && use_colour(STDOUT_FILENO);
-  const Style st = colour ? Style{"\033[2m", "\033[1m", "\033[0m"} : Style{};
+  const ChatStyle st = chat_style(colour);
   RemoteChat chat(o);
   chat.connect();
   TerminalInput input(interactive);
   const auto controls = chat.controls();
-  if (interactive) std::cout << "Type /help for commands, /quit to leave. Ctrl-C stops an answer.\n";
-  int interrupts = 0;  // consecutive Ctrl-C at the prompt
-  for (;;) {
-    std::string line;
-    const auto r = input.read_line(interactive ? fmt::format("{}>>> {}", st.bold, st.reset) : "", line);
-    if (r == TerminalInput::Result::end) break;
-    if (r == TerminalInput::Result::interrupted) {
-      if (++interrupts >= 2 || !interactive) break;
-      std::cout << "\n(Ctrl-C again or /quit to leave)\n";
-      continue;
-    }
-    interrupts = 0;
-    const auto what = runtime::handle_command(line, controls, std::cout);
-    if (what == runtime::CommandResult::quit) break;
-    if (what == runtime::CommandResult::message && line.find_first_not_of(" \t") != std::string::npos) {
-      chat.answer(line, input, st, interactive);
-    }
-  }
-  if (interactive) std::cout << "\n";
+  chat_loop(
+      input, interactive, st,
+      [&](const std::string& line) { return runtime::handle_command(line, controls, std::cout); },
+      [&](const std::string& line) { chat.answer(line, input, st, interactive); });
   return 0;
 }
 
