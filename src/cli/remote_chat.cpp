@@ -119,6 +119,7 @@ class RemoteChat {
     return fmt::format("cannot reach {}: {}", url_, why ? why : httplib::to_string(e));
   }
   json request_body(const std::string& text) const;
+  bool attempt(const std::string& text, TerminalInput& input, const ChatStyle& st, bool interactive);
   void on_event(const std::string& data, Turn& t, Clock::time_point t0, const ChatStyle& st, bool interactive);
   void report(const Turn& t, double total_ms, const ChatStyle& st);
 
@@ -128,6 +129,7 @@ class RemoteChat {
   json history_ = json::array();  // user and assistant messages, oldest first
   runtime::SessionTotals totals_;
   std::atomic<bool> stopping_{false};
+  int dropped_ = 0;  // turns dropped to fit this one
 };
 
 json RemoteChat::request_body(const std::string& text) const {
@@ -215,11 +217,27 @@ void RemoteChat::report(const Turn& t, double total_ms, const ChatStyle& st) {
   totals_.generated += s.gen_tokens;
   totals_.prefill_ms += s.prefill_ms;
   totals_.decode_ms += s.decode_ms;
+  totals_.dropped_turns += dropped_;
+  if (dropped_ > 0) {
+    std::cerr << st.dim << "(context full: dropped the " << dropped_ << " oldest turn(s) to make room)" << st.reset
+              << "\n";
+  }
   if (t.finish == "length") std::cerr << st.dim << "(max tokens reached)" << st.reset << "\n";
   std::cerr << st.dim << runtime::figures_line(s) << "  " << runtime::prompt_line(s) << st.reset << "\n";
 }
 
+// Like the local chat, a conversation that outgrew the context loses its oldest turns (the message alone that
+// does not fit is refused).
 void RemoteChat::answer(const std::string& text, TerminalInput& input, const ChatStyle& st, bool interactive) {
+  dropped_ = 0;
+  while (!attempt(text, input, st, interactive)) {
+    history_.erase(history_.begin(), history_.begin() + 2);
+    ++dropped_;
+  }
+}
+
+// One request; false when the server found the conversation too long for its context and older turns can go.
+bool RemoteChat::attempt(const std::string& text, TerminalInput& input, const ChatStyle& st, bool interactive) {
   httplib::Request req;
   req.method = "POST";
   req.path = prefix_ + "/v1/chat/completions";
@@ -265,19 +283,22 @@ void RemoteChat::answer(const std::string& text, TerminalInput& input, const Cha
     std::cerr << "[stopped]\n";
   } else if (!t.error.empty()) {
     std::cerr << "error: " << t.error << "\n";
-    return;
+    return true;
   } else if (status != 0 && status != 200) {
+    if (status == 400 && history_.size() >= 2 && error_body.find("exceed_context_size_error") != std::string::npos)
+      return false;
     std::cerr << "error: " << error_text(status, error_body) << "\n";
-    return;
+    return true;
   } else if (!ok) {
     std::cerr << "error: " << unreachable(err) << "\n";
-    return;
+    return true;
   }
   // An answer cut by Ctrl-C stays in the conversation, as in the local chat: the user saw it. Its figures never
   // came (the server sends them at the end).
   history_.push_back({{"role", "user"}, {"content", text}});
   history_.push_back({{"role", "assistant"}, {"content", t.content}});
   if (!stopping_) report(t, ms_since(t0), st);
+  return true;
 }
 
 }  // namespace

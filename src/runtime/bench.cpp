@@ -58,8 +58,9 @@ struct Runner {
     return it->second;
   }
 
-  // Through the engine, as every generation runs. Each repetition's prompt starts elsewhere in the filler text,
-  // so that none reuses the previous one's cache and prefill computes the whole prompt.
+  // Through the engine, as every generation runs: prefill of the prompt and decode after it, with r.depth tokens
+  // already in the cache (filled before each repetition, not counted), as llama-bench -d. Each repetition's
+  // prompt starts elsewhere in the filler text, so that none reuses the previous one's cache after the fill.
   void measure_speed(Engine& engine, BenchResult& r) const {
     const auto& backend = engine.backend();
     RequestOptions g;
@@ -71,22 +72,35 @@ struct Runner {
     warm.prompt = warm.text_input.tokens;
     warm.generate.max_tokens = 2;
     collect(*engine.submit(warm), nullptr);
+    std::vector<int32_t> fill;
+    if (r.depth > 0) {
+      fill = synthetic_prompt(backend, r.depth).tokens;
+      if (fill.empty()) throw backends::Error(r.model + ": --depth needs a backend that takes token ids");
+    }
     g.generate.max_tokens = opt.gen_tokens;
     const auto input = synthetic_prompt(backend, opt.prompt_tokens + opt.repetitions);
     std::vector<double> prefill, ttft, decode;
     for (int rep = 1; rep <= opt.repetitions; ++rep) {
       g.text_input = input;
       g.new_conversation = true;
-      if (!input.tokens.empty())
-        g.prompt.assign(input.tokens.begin() + rep, input.tokens.begin() + rep + opt.prompt_tokens);
+      if (!input.tokens.empty()) {
+        g.prompt = fill;
+        g.prompt.insert(g.prompt.end(), input.tokens.begin() + rep, input.tokens.begin() + rep + opt.prompt_tokens);
+      }
+      if (r.depth > 0) {
+        auto f = g;
+        f.prompt = fill;
+        f.generate.max_tokens = 0;
+        collect(*engine.submit(f), nullptr);
+      }
       const auto s = collect(*engine.submit(g), nullptr).stats;
       prefill.push_back(prefill_tok_s(s));
       ttft.push_back(s.ttft_ms / 1000.0);
       decode.push_back(decode_tok_s(s));
-      r.prompt_tokens = s.prompt_tokens;
+      r.prompt_tokens = s.prompt_tokens - s.cached_tokens;
       r.gen_tokens = s.gen_tokens;
-      say(fmt::format("  {} t={} run {}/{}: prefill {:.1f} tok/s, TTFT {:.3f} s, decode {:.2f} tok/s", r.model,
-                      r.threads, rep, opt.repetitions, prefill.back(), ttft.back(), decode.back()));
+      say(fmt::format("  {} t={} depth {} run {}/{}: prefill {:.1f} tok/s, TTFT {:.3f} s, decode {:.2f} tok/s", r.model,
+                      r.threads, r.depth, rep, opt.repetitions, prefill.back(), ttft.back(), decode.back()));
     }
     r.prefill_tok_s = spread_of(prefill);
     r.ttft_s = spread_of(ttft);
@@ -108,13 +122,17 @@ struct Runner {
     }
   }
 
-  BenchResult run(const std::string& path, int threads) {
+  // One row per depth; the model is loaded once for all of them.
+  void run(const std::string& path, int threads, std::vector<BenchResult>& out) {
     BenchResult r;
     r.file = path;
     r.threads = threads;
     auto lo = opt.load;
     lo.path = path;
     lo.threads = threads;
+    const int deepest = *std::max_element(opt.depths.begin(), opt.depths.end());
+    // Without -c, a context that holds the deepest run (the default context may be shorter).
+    if (lo.n_ctx <= 0 && deepest > 0) lo.n_ctx = deepest + opt.prompt_tokens + opt.gen_tokens + 16;
     say(fmt::format("loading {} ({} threads)", path, threads));
     reset_peak_rss();
     const auto t0 = std::chrono::steady_clock::now();
@@ -125,13 +143,22 @@ struct Runner {
     r.backend = info.backend;
     r.size_bytes = info.file_bytes;
     if (info.threads > 0) r.threads = info.threads;  // the CPU backend caps the count at the cores
-    measure_speed(engine, r);
-    if (!opt.prompts.empty()) run_prompts(engine, r);
-    r.peak_rss_bytes = peak_rss_bytes();
-    r.bandwidth_gb_s = bandwidth_for(r.threads, path);
-    const double roofline_tok_s = r.size_bytes ? r.bandwidth_gb_s * 1e9 / static_cast<double>(r.size_bytes) : 0;
-    r.roofline_pct = roofline_tok_s > 0 ? 100.0 * r.decode_tok_s.median / roofline_tok_s : 0;
-    return r;
+    const double bw = bandwidth_for(r.threads, path);
+    for (int depth : opt.depths) {
+      BenchResult d = r;
+      d.depth = depth;
+      measure_speed(engine, d);
+      if (!opt.prompts.empty() && depth == opt.depths.front()) run_prompts(engine, d);
+      d.peak_rss_bytes = peak_rss_bytes();
+      d.bandwidth_gb_s = bw;
+      // A decoded token reads the weights and the cache up to its position (on average the middle of the decode).
+      d.kv_bytes_read = static_cast<uint64_t>((depth + d.prompt_tokens + d.gen_tokens / 2.0) *
+                                              static_cast<double>(info.kv_bytes_per_token));
+      const double bytes = static_cast<double>(d.size_bytes + d.kv_bytes_read);
+      const double roofline_tok_s = d.size_bytes ? d.bandwidth_gb_s * 1e9 / bytes : 0;
+      d.roofline_pct = roofline_tok_s > 0 ? 100.0 * d.decode_tok_s.median / roofline_tok_s : 0;
+      out.push_back(std::move(d));
+    }
   }
 };
 
@@ -162,10 +189,12 @@ std::vector<BenchResult> run_bench(const BenchOptions& options) {
   if (options.prompt_tokens < 1 || options.gen_tokens < 2) {
     throw backends::Error("bench: --prompt-tokens must be >= 1 and --gen-tokens >= 2");
   }
+  if (options.depths.empty() || *std::min_element(options.depths.begin(), options.depths.end()) < 0)
+    throw backends::Error("bench: --depth takes token counts >= 0");
   Runner runner{options, {}};
   std::vector<BenchResult> results;
   for (const auto& model : options.models) {
-    for (int threads : options.threads) results.push_back(runner.run(model, threads));
+    for (int threads : options.threads) runner.run(model, threads, results);
   }
   return results;
 }

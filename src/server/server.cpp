@@ -55,15 +55,20 @@ std::shared_ptr<Generation> Server::generate(std::shared_ptr<LoadedModel> model,
 }
 
 void Server::shutdown() {
-  http_->stop();  // no new connections
-  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
-  while (http_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  http_->drain();  // new requests get 503; running ones go on
+  auto settle = [this](std::chrono::steady_clock::duration limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (http_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  };
+  settle(options_.shutdown_timeout);
   {
     std::lock_guard lock(live_mu_);
     for (auto& w : live_)
       if (auto g = w.lock()) g->cancel();  // what is left ends now, each stream with its last event
   }
+  settle(std::chrono::seconds(2));
+  http_->stop();
   http_->wait();
 }
 

@@ -86,6 +86,18 @@ def test_an_error_answer_leaves_the_console_usable(rkchat_bin, server):
     assert int(figures[0][1]) + int(figures[0][2]) < 30  # the refused turn is not part of the conversation
 
 
+def test_a_conversation_that_outgrows_the_context_drops_its_oldest_turns(rkchat_bin, server):
+    # 256 tokens of context, about 100 per turn: the third turn does not fit with the first two.
+    line = "one two three four five six seven eight nine ten " * 4
+    proc = chat(rkchat_bin, "--server", server.url, "--api-key", KEY, "-n", "4", "--no-think",
+                stdin=f"{line}\n{line}\n{line}\n/stats\n")
+    assert proc.returncode == 0, proc.stderr
+    assert len(FIGURES.findall(proc.stderr)) == 3, proc.stderr
+    assert "(context full: dropped the 1 oldest turn(s) to make room)" in proc.stderr
+    assert "error:" not in proc.stderr
+    assert "messages in the conversation: 4" in proc.stdout and "dropped to fit the context: 1" in proc.stdout
+
+
 def test_an_unreachable_server_is_named(rkchat_bin, tmp_path):
     import socket
     with socket.socket() as s:  # a free loopback port that nobody listens on

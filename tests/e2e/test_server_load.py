@@ -91,3 +91,27 @@ def test_killed_client_frees_its_slot(rkchat_bin, smollm2, tmp_path):
         assert post_json(srv.url + "/v1/chat/completions", dict(BODY, max_tokens=4))[0] == 200
     finally:
         assert srv.stop() == 0
+
+
+def test_queue_full_is_503_with_retry_after(rkchat_bin, smollm2, tmp_path):
+    srv = Server(rkchat_bin, ["-m", smollm2, "-c", "2048", "--parallel", "1", "--queue", "0", "--log-format",
+                              "json"], tmp_path)
+    try:
+        srv.wait_ready()
+        busy = open_stream(srv.port, {"messages": BODY["messages"], "stream": True, "max_tokens": 1500,
+                                      "temperature": 1.0, "seed": 1})
+        status, headers, data = request(srv.url + "/v1/chat/completions", dict(BODY, max_tokens=4))
+        busy.close()
+        assert status == 503 and headers["Retry-After"] == "1"
+        assert json.loads(data)["error"]["type"] == "unavailable_error"
+        deadline = time.monotonic() + 20  # the killed stream frees the slot
+        while request(srv.url + "/v1/chat/completions", dict(BODY, max_tokens=4))[0] != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        assert srv.stop() == 0
+    # one JSON log line per request, with id, model, tokens, TTFT and status
+    lines = [json.loads(l) for l in srv.stderr().splitlines() if l.startswith("{")]
+    assert {l["status"] for l in lines} >= {200, 503}
+    answered = [l for l in lines if l["path"] == "/v1/chat/completions" and l["status"] == 200]
+    assert all(k in answered[0] for k in ("id", "model", "prompt_tokens", "gen_tokens", "ttft_ms", "ms"))
