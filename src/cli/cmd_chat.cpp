@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/console.h"
+#include "cli/files.h"
 #include "cli/terminal_input.h"
 #include "runtime/chat_commands.h"
 #include "runtime/figures.h"
@@ -37,6 +38,7 @@ std::string pick_model(const std::string& dir, TerminalInput& input, bool intera
     const auto& m = models[i];
     std::cout << fmt::format("  {:>2}) {:<40} {:>10}  {}\n", i + 1, m.name, runtime::human_bytes(m.size_bytes), m.type);
   }
+  for (const auto& m : models) check_input_file(m.path, "model file");  // a FIFO named x.gguf would block
   if (models.size() == 1) return models[0].path;
   for (;;) {
     std::string line;
@@ -147,7 +149,8 @@ void add_chat(CLI::App& app, Runner& run) {
   add_generate_options(cmd, o->generate);
   add_prompt_options(cmd, o->prompt);
   cmd->add_option("--models", o->models_dir,
-                  "Pick the model from the files in this folder (default: " + runtime::default_models_dir() + ")");
+                  "Pick the model from the files in this folder (default: " + runtime::default_models_dir() + ")")
+      ->check(input_dir());
   cmd->callback([o, &run] { run = [o] { return chat(*o); }; });
 }
 
