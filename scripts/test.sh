@@ -27,6 +27,9 @@ model=$(bash scripts/fetch-smollm2.sh) || { echo "SmolLM2 unavailable: its tests
 RKCHAT_BIN="$PWD/build/ci/rkchat" RKCHAT_BUILD_DIR="$PWD/build/ci" RKCHAT_SMOLLM2="$model" \
   .venv/bin/python -m pytest -q tests/e2e
 
+stage "hostile inputs (tests/hostile)"
+RKCHAT_BIN="$PWD/build/ci/rkchat" .venv/bin/python tests/hostile/replay.py --jobs "$jobs"
+
 stage "ASan + UBSan unit tests"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"

@@ -33,6 +33,7 @@ int bench(BenchCliOptions& o) {
   b.models = o.models;
   if (!o.models_dir.empty()) {
     for (const auto& m : runtime::list_models(o.models_dir)) b.models.push_back(m.path);
+    if (b.models.empty()) throw backends::Error("no model files (.gguf, .rkllm) in " + o.models_dir);
   }
   for (const auto& m : b.models) check_input_file(m, "model file");  // a FIFO named x.gguf would block
   if (b.models.empty()) throw backends::Error("give the models to measure: -m MODEL (repeatable) or --models DIR");

@@ -115,7 +115,7 @@ void add_synth(CLI::App& app, Runner& run) {
       ->check(CLI::IsMember({"q8_0", "q4_0", "f16"}))
       ->capture_default_str();
   cmd->add_option("-o,--output", a->output, "Output GGUF file")->required();
-  cmd->add_option("--seed", a->opt.seed, "Random seed")->capture_default_str();
+  cmd->add_option("--seed", a->opt.seed, "Random seed")->check(in_range(runtime::limits::seed))->capture_default_str();
   cmd->add_option("-t,--threads", a->opt.threads, "Threads (0: every core)")
       ->check(in_range(runtime::limits::threads))
       ->capture_default_str();

@@ -28,7 +28,7 @@ ordered_json read_json(const std::string& path, const char* what) {
   const std::string text = read_text_file(path, std::string(what) + " file");
   try {
     return ordered_json::parse(text);
-  } catch (const ordered_json::parse_error& e) {
+  } catch (const ordered_json::exception& e) {  // parse errors, and numbers out of range
     throw std::runtime_error(path + ": bad JSON in the " + what + " file: " + e.what());
   }
 }
