@@ -11,6 +11,10 @@ APT_PACKAGES=(
   clang-14 libclang-rt-14-dev clang-format
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-pip python3-venv
+  # packaging and deployment tests: a Debian root filesystem, the balancer, ssh to a namespace playing a board
+  mmdebstrap haproxy openssh-client iproute2 systemd
+  # the web page: its embedded scripts, and the browser its tests drive
+  libjs-marked libjs-highlight.js chromium
 )
 PIP_PACKAGES=(pytest pexpect jinja2 numpy gguf)
 
@@ -24,6 +28,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "rkchat: installing Debian packages: ${missing[*]}"
   sudo_if_needed apt-get update -qq
   DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The web page's browser tests run Playwright from npm; a machine with its own Node.js (with npm) keeps it.
+if ! command -v npm >/dev/null; then
+  echo "rkchat: installing Node.js and npm"
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 
 # Python test tools live in a venv inside the checkout so the system Python stays untouched.

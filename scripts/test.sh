@@ -44,6 +44,14 @@ if [ -x scripts/test-aarch64.sh ]; then
   stage "aarch64 under qemu"
   bash scripts/test-aarch64.sh
 fi
+stage "packages (.deb for amd64 and arm64) and the install test in a Debian 12 arm64 root under qemu"
+(cd build/ci && cpack -G DEB >/dev/null)
+cmake --preset aarch64 >/dev/null
+cmake --build --preset aarch64 -j "$jobs" --target rkchat
+(cd build/aarch64 && cpack -G DEB >/dev/null)
+bash tests/packaging/install-test.sh build/aarch64/rkchat_*_arm64.deb \
+  "${model:-$RKCHAT_FIXTURES_DIR/tiny-qwen3-q8_0.gguf}"
+
 echo
 echo "=== rkchat tests: every stage passed"
 echo "stages: $stages passed, 0 failed"

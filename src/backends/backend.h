@@ -49,6 +49,7 @@ struct ModelInfo {
   int n_vocab = 0;
   int n_ctx_train = 0;          // the model's own context limit
   int n_ctx = 0;                // the context this load was opened with
+  int threads = 0;              // CPU threads the backend runs (after capping at the cores); 0 when not its own
   std::string toolkit_version;  // .rkllm only
 };
 

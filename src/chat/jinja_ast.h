@@ -27,7 +27,7 @@ struct Expr {
     Filter,   // args[0] | name(args[1..], kwargs); args[0] is null in a {% filter %} block
     Test,     // args[0] is [not] name(args[1..])
     Unary,    // name ("-", "+", "not") args[0]
-    Binary,   // args[0] name args[1]: + - * / // % ** ~
+    Binary,   // args[0] ops[0] args[1] ops[1] args[2] ...: + - * / // % ** ~, folded from the left
     Compare,  // args[0] ops[0] args[1] ops[1] args[2] ...: == != < <= > >= in notin
     And,      // args[0] and args[1]
     Or,       // args[0] or args[1]
@@ -40,7 +40,9 @@ struct Expr {
   std::vector<ExprPtr> args;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   std::vector<std::string> ops;
-  bool negated = false;  // Test: "is not"
+  std::vector<size_t> op_pos;  // Binary: where each operator is, for errors
+  bool negated = false;        // Test: "is not"
+  int height = 1;              // levels of nodes below and including this one (the parser bounds it)
 
   Expr(Kind k, size_t p) : kind(k), pos(p) {}
 };

@@ -14,6 +14,8 @@ inline constexpr size_t kMaxStringBytes = 16u << 20;
 inline constexpr size_t kMaxListItems = 1u << 18;
 void check_size(const std::string& s);
 void check_size(const List& l);
+// Charges the work of producing `v`: its bytes, or its items.
+void charge_size(const Value& v);
 
 // jinja2's getattr: a method of the object (str.startswith, dict.items ...) as a bound callable, else the
 // dict item, else undefined. Attribute access on undefined throws.

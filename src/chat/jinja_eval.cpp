@@ -27,7 +27,9 @@ using FramePtr = std::shared_ptr<Frame>;
 
 // Does `v` contain the dict `target`? Assigning such a value into `target` would make a cycle.
 bool reaches(const Value& v, const Dict* target, int depth = 0) {
-  if (depth > 256) return true;
+  if (depth > kMaxValueDepth)
+    throw EvalError("a namespace value nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
+  charge_items(1);
   if (v.is_dict()) {
     if (v.dict_ptr().get() == target) return true;
     for (const auto& kv : v.dict().items)
@@ -54,12 +56,16 @@ Value make_range(Args& a) {
     out.emplace_back(i);
     if (out.size() > kMaxListItems) check_size(out);
   }
+  charge_items(out.size());
   return Value(std::move(out));
 }
 
 Value make_dict(Args& a, bool is_namespace) {
   Value d = Value::new_dict(is_namespace);
-  if (!a.pos.empty() && a.pos[0].is_dict()) d.dict().items = a.pos[0].dict().items;
+  if (!a.pos.empty() && a.pos[0].is_dict()) {
+    charge_items(a.pos[0].dict().items.size());
+    d.dict().items = a.pos[0].dict().items;
+  }
   for (const auto& [k, v] : a.kw) d.dict().set(k, v);
   return d;
 }
@@ -94,6 +100,7 @@ class Evaluator {
   }
 
   static void append(std::string& out, const std::string& s) {
+    charge_work(s.size());
     out += s;
     check_size(out);
   }
@@ -106,8 +113,25 @@ class Evaluator {
     return Flow::Normal;
   }
 
+  // Counts the nesting of exec and eval, which recurse into each other through macro calls.
+  class Nested {
+   public:
+    explicit Nested(int& depth) : depth_(depth) {
+      if (++depth_ > kMaxEvalDepth)
+        throw EvalError("template evaluation nested deeper than " + std::to_string(kMaxEvalDepth) + " levels");
+    }
+    ~Nested() { --depth_; }
+    Nested(const Nested&) = delete;
+    Nested& operator=(const Nested&) = delete;
+
+   private:
+    int& depth_;
+  };
+
   Flow exec(const Stmt& s, const FramePtr& frame, std::string& out) {
     try {
+      Nested nested(depth_);
+      charge_items(1);
       return exec_impl(s, frame, out);
     } catch (const EvalError& e) {
       fail_at(s.pos, e.what());
@@ -187,6 +211,7 @@ class Evaluator {
     auto n = static_cast<int64_t>(items.size());
     auto idx = static_cast<int64_t>(i);
     auto& d = loop.dict().items;
+    charge_items(12);
     d.reserve(12);
     d.emplace_back("index0", Value(idx));
     d.emplace_back("index", Value(idx + 1));
@@ -273,6 +298,8 @@ class Evaluator {
 
   Value eval(const Expr& e, const FramePtr& frame) {
     try {
+      Nested nested(depth_);
+      charge_items(1);
       return eval_impl(e, frame);
     } catch (const EvalError& err) {
       fail_at(e.pos, err.what());
@@ -342,7 +369,7 @@ class Evaluator {
       case K::Unary:
         return eval_unary(e.name, eval(*e.args[0], frame));
       case K::Binary:
-        return binary_op(e.name, eval(*e.args[0], frame), eval(*e.args[1], frame));
+        return eval_binary(e, frame);
       case K::Compare:
         return eval_compare(e, frame);
       case K::And: {
@@ -368,6 +395,27 @@ class Evaluator {
     return Value(-v.as_float());
   }
 
+  // a op0 b op1 c ... folded from the left as Python does; a ~ chain appends to one string.
+  Value eval_binary(const Expr& e, const FramePtr& frame) {
+    Value acc = eval(*e.args[0], frame);
+    std::string text;
+    bool concat = e.ops[0] == "~";
+    if (concat) text = acc.to_str();
+    for (size_t i = 0; i < e.ops.size(); ++i) {
+      Value right = eval(*e.args[i + 1], frame);
+      try {
+        if (concat) {
+          append(text, right.to_str());
+        } else {
+          acc = binary_op(e.ops[i], acc, right);
+        }
+      } catch (const EvalError& err) {
+        fail_at(e.op_pos[i], err.what());
+      }
+    }
+    return concat ? Value(std::move(text)) : acc;
+  }
+
   Value eval_compare(const Expr& e, const FramePtr& frame) {
     Value left = eval(*e.args[0], frame);
     for (size_t i = 0; i < e.ops.size(); ++i) {
@@ -391,11 +439,13 @@ class Evaluator {
   std::weak_ptr<Frame> globals_;
   int64_t steps_ = 0;
   int call_depth_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace
 
 std::string render(const Body& body, const SourceMap& map, const std::vector<std::pair<std::string, Value>>& vars) {
+  WorkBudget budget;
   return Evaluator(map).run(body, vars);
 }
 

@@ -12,10 +12,14 @@
 
 namespace rkchat::chat::jinja {
 
-// Bounds that stop runaway templates (fuzzing, hostile templates): loop iterations plus macro calls, and
-// the depth of nested macro calls. Output and strings are capped by kMaxStringBytes.
+// Bounds that stop runaway templates (fuzzing, hostile templates): loop iterations plus macro calls, the depth
+// of nested macro calls, the nesting of statements and expressions being evaluated (macro calls included: it
+// bounds the stack), and how deep a namespace attribute may nest values (ns.x = [ns.x] in a loop).
+// Output and strings are capped by kMaxStringBytes, and all the work of a render by kMaxWork (jinja_value.h).
 inline constexpr int64_t kMaxSteps = 200'000;
 inline constexpr int kMaxCallDepth = 48;
+inline constexpr int kMaxEvalDepth = 512;
+inline constexpr int kMaxValueDepth = 256;
 
 // `vars` become the template's variables, over jinja2's globals (range, namespace, dict). Throws TemplateError:
 // with "line L, column C: message" for evaluation errors, or as raised by a callable (raise_exception).

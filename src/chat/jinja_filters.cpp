@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 
 #include "chat/jinja_builtins.h"
 #include "chat/jinja_strings.h"
@@ -249,12 +250,42 @@ Value f_dictsort(const Value& v, Args& a) {
   return Value(std::move(pairs));
 }
 
+// A hash consistent with equals(): 1, 1.0 and True hash alike; lists and dicts by their contents.
+size_t hash_of(const Value& v, int depth = 0) {
+  if (depth > Value::kMaxPrintDepth) throw EvalError("unique: value nested too deeply");
+  charge_items(1);
+  auto mix = [](size_t h, size_t x) { return h ^ (x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)); };
+  if (v.is_number()) return std::hash<double>{}(v.as_float());
+  switch (v.kind()) {
+    case Value::Kind::String:
+      charge_work(v.str().size());
+      return std::hash<std::string>{}(v.str());
+    case Value::Kind::Array: {
+      size_t h = 0x51;
+      for (const auto& e : v.list()) h = mix(h, hash_of(e, depth + 1));
+      return h;
+    }
+    case Value::Kind::Map: {
+      size_t h = 0x52;  // the same entries in any order hash alike, as they compare equal
+      for (const auto& [k, e] : v.dict().items) h += mix(std::hash<std::string>{}(k), hash_of(e, depth + 1));
+      return h;
+    }
+    default:
+      return static_cast<size_t>(v.kind());
+  }
+}
+
+// Linear in the items (a hash of each key), not quadratic: keys are compared only within a hash bucket.
 Value f_unique(const Value& v, Args& a) {
   List out, keys;
+  std::unordered_multimap<size_t, size_t> seen;  // hash -> index in keys
   for (const auto& item : v.iterate()) {
     Value key = sort_key(item, a, 1, 0);
-    if (std::none_of(keys.begin(), keys.end(), [&](const Value& k) { return equals(k, key); })) {
-      keys.push_back(key);
+    size_t h = hash_of(key);
+    auto [first, last] = seen.equal_range(h);
+    if (std::none_of(first, last, [&](const auto& kv) { return equals(keys[kv.second], key); })) {
+      seen.emplace(h, keys.size());
+      keys.push_back(std::move(key));
       out.push_back(item);
     }
   }
@@ -510,7 +541,9 @@ bool has_test(std::string_view name) { return tests().count(name) != 0; }
 Value apply_filter(const std::string& name, const Value& subject, Args& args) {
   auto it = filters().find(name);
   if (it == filters().end()) throw EvalError("no filter named '" + name + "'");
-  return it->second(subject, args);
+  Value out = it->second(subject, args);
+  charge_size(out);
+  return out;
 }
 
 bool apply_test(const std::string& name, const Value& subject, Args& args) {

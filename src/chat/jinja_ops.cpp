@@ -16,10 +16,25 @@ void check_size(const List& l) {
   if (l.size() > kMaxListItems) throw EvalError("list grows beyond " + std::to_string(kMaxListItems) + " items");
 }
 
+void charge_size(const Value& v) {
+  if (v.is_string()) {
+    charge_work(v.str().size());
+  } else if (v.is_list()) {
+    charge_items(v.list().size());
+  } else if (v.is_dict()) {
+    charge_items(v.dict().items.size());
+  }
+}
+
 namespace {
 
 Value bind_method(const Value& self, const std::string& name, std::function<Value(const Value&, Args&)> method) {
-  return Value::function(name, [self, method = std::move(method)](Args& args) { return method(self, args); });
+  return Value::function(name, [self, method = std::move(method)](Args& args) {
+    charge_size(self);
+    Value out = method(self, args);
+    charge_size(out);
+    return out;
+  });
 }
 
 Value dict_method(const Value& self, const std::string& name) {
@@ -109,15 +124,10 @@ Value get_slice(const Value& obj, const Value& start, const Value& stop, const V
   };
   int64_t st = opt_int(step, "step").value_or(1);
   if (st == 0) throw EvalError("slice step cannot be zero");
-  List items;
-  if (obj.is_list()) {
-    items = obj.list();
-  } else if (obj.is_string()) {
-    items = obj.iterate();
-  } else {
-    throw EvalError("'" + obj.type_name() + "' object is not subscriptable");
-  }
-  auto n = static_cast<int64_t>(items.size());
+  if (!obj.is_list() && !obj.is_string()) throw EvalError("'" + obj.type_name() + "' object is not subscriptable");
+  // A string is sliced by code points, through their byte offsets (no list of one-character strings).
+  std::vector<size_t> offs = obj.is_string() ? codepoint_offsets(obj.str()) : std::vector<size_t>{};
+  auto n = static_cast<int64_t>(obj.is_list() ? obj.list().size() : offs.size() - 1);
   // Python's slice.indices(): clamp to [0, n] going forward, [-1, n-1] going backward.
   auto clamp = [&](std::optional<int64_t> v, int64_t dflt) {
     if (!v) return dflt;
@@ -126,11 +136,18 @@ Value get_slice(const Value& obj, const Value& start, const Value& stop, const V
   };
   int64_t b = clamp(opt_int(start, "start"), st > 0 ? 0 : n - 1);
   int64_t e = clamp(opt_int(stop, "stop"), st > 0 ? n : -1);
-  List out;
-  for (int64_t i = b; st > 0 ? i < e : i > e; i += st) out.push_back(items[static_cast<size_t>(i)]);
-  if (obj.is_list()) return Value(std::move(out));
+  if (obj.is_list()) {
+    List out;
+    for (int64_t i = b; st > 0 ? i < e : i > e; i += st) out.push_back(obj.list()[static_cast<size_t>(i)]);
+    charge_items(out.size());
+    return Value(std::move(out));
+  }
   std::string s;
-  for (const auto& c : out) s += c.str();
+  for (int64_t i = b; st > 0 ? i < e : i > e; i += st) {
+    auto u = static_cast<size_t>(i);
+    s.append(obj.str(), offs[u], offs[u + 1] - offs[u]);
+  }
+  charge_work(s.size());
   return Value(std::move(s));
 }
 
@@ -196,9 +213,7 @@ Value int_op(const std::string& op, int64_t a, int64_t b) {
   return float_op(op, static_cast<double>(a), static_cast<double>(b));
 }
 
-}  // namespace
-
-Value binary_op(const std::string& op, const Value& a, const Value& b) {
+Value binary_op_impl(const std::string& op, const Value& a, const Value& b) {
   if (op == "~") {
     std::string s = a.to_str() + b.to_str();
     check_size(s);
@@ -233,12 +248,21 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
   bad_operands(op, a, b);
 }
 
+}  // namespace
+
+Value binary_op(const std::string& op, const Value& a, const Value& b) {
+  Value out = binary_op_impl(op, a, b);
+  charge_size(out);
+  return out;
+}
+
 bool contains(const Value& container, const Value& item) {
   switch (container.kind()) {
     case Value::Kind::Undefined:
       return false;
     case Value::Kind::String:
       if (!item.is_string()) throw EvalError("'in <string>' requires string as left operand, not " + item.type_name());
+      charge_work(container.str().size());
       return container.str().find(item.str()) != std::string::npos;
     case Value::Kind::Array:
       return std::any_of(container.list().begin(), container.list().end(),

@@ -10,8 +10,6 @@ namespace rkchat::chat::jinja {
 
 namespace {
 
-constexpr int kMaxDepth = 96;
-
 using K = Expr::Kind;
 
 class Parser {
@@ -30,7 +28,8 @@ class Parser {
   class DepthGuard {
    public:
     explicit DepthGuard(Parser& p) : p_(p) {
-      if (++p_.depth_ > kMaxDepth) p_.fail(p_.peek().pos, "template nested too deeply");
+      if (++p_.depth_ > kMaxNesting)
+        p_.fail(p_.peek().pos, "template nested deeper than " + std::to_string(kMaxNesting) + " levels");
     }
     ~DepthGuard() { --p_.depth_; }
     DepthGuard(const DepthGuard&) = delete;
@@ -42,6 +41,18 @@ class Parser {
 
   [[noreturn]] void fail(size_t pos, const std::string& msg) const {
     throw TemplateError(map_.where(pos) + ": " + msg, false);
+  }
+  // A finished node: its height from its children's, bounded so that evaluating and freeing the tree (both
+  // recursive) stay within the stack. Chains (a.b.c, x|f|g, a and b and c) grow the height without nesting.
+  ExprPtr seal(ExprPtr e) const {
+    int below = 0;
+    for (const auto& a : e->args)
+      if (a) below = std::max(below, a->height);
+    for (const auto& kv : e->kwargs) below = std::max(below, kv.second->height);
+    e->height = below + 1;
+    if (e->height > kMaxExprHeight)
+      fail(e->pos, "expression nested deeper than " + std::to_string(kMaxExprHeight) + " levels");
+    return e;
   }
   const Token& peek(size_t ahead = 0) const { return t_[std::min(i_ + ahead, t_.size() - 1)]; }
   const Token& next() {
@@ -269,7 +280,7 @@ class Parser {
       if (peek().kind == Tok::BlockEnd || peek().kind == Tok::VarEnd || is_name("if")) break;
       list->args.push_back(with_cond ? parse_expression() : parse_or());
     }
-    return list;
+    return seal(std::move(list));
   }
 
   ExprPtr parse_expression() {
@@ -282,7 +293,7 @@ class Parser {
     e->args.push_back(std::move(value));
     e->args.push_back(parse_or());
     e->args.push_back(accept_name("else") ? parse_expression() : nullptr);
-    return e;
+    return seal(std::move(e));
   }
 
   template <class Next>
@@ -292,7 +303,7 @@ class Parser {
       auto e = std::make_unique<Expr>(kind, next().pos);
       e->args.push_back(std::move(left));
       e->args.push_back((this->*next_level)());
-      left = std::move(e);
+      left = seal(std::move(e));
     }
     return left;
   }
@@ -305,7 +316,7 @@ class Parser {
     auto e = std::make_unique<Expr>(K::Unary, next().pos);
     e->name = "not";
     e->args.push_back(parse_not());
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_compare() {
@@ -333,20 +344,26 @@ class Parser {
       cmp->ops.push_back(op);
       cmp->args.push_back(parse_math1());
     }
-    return cmp ? std::move(cmp) : std::move(first);
+    return cmp ? seal(std::move(cmp)) : std::move(first);
   }
 
+  // One level of left-associative operators; a chain a + b - c is one node folded left when evaluated, so that
+  // long chains (a ~ b ~ ... built by templates) cost neither stack nor height.
   ExprPtr parse_binary_level(std::initializer_list<const char*> ops, ExprPtr (Parser::*next_level)()) {
-    ExprPtr left = (this->*next_level)();
+    ExprPtr first = (this->*next_level)();
+    ExprPtr chain;
     for (;;) {
       auto it = std::find_if(ops.begin(), ops.end(), [&](const char* op) { return is_op(op); });
-      if (it == ops.end()) return left;
-      auto e = std::make_unique<Expr>(K::Binary, next().pos);
-      e->name = *it;
-      e->args.push_back(std::move(left));
-      e->args.push_back((this->*next_level)());
-      left = std::move(e);
+      if (it == ops.end()) break;
+      if (!chain) {
+        chain = std::make_unique<Expr>(K::Binary, first->pos);
+        chain->args.push_back(std::move(first));
+      }
+      chain->ops.emplace_back(*it);
+      chain->op_pos.push_back(next().pos);
+      chain->args.push_back((this->*next_level)());
     }
+    return chain ? seal(std::move(chain)) : std::move(first);
   }
   // jinja2's precedence, loosest first: + -, then ~, then * / // %, then **, then unary - +.
   ExprPtr parse_math1() { return parse_binary_level({"+", "-"}, &Parser::parse_concat); }
@@ -362,6 +379,7 @@ class Parser {
       node = std::make_unique<Expr>(K::Unary, peek().pos);
       node->name = next().text;
       node->args.push_back(parse_unary(false));
+      node = seal(std::move(node));
     } else {
       node = parse_primary();
     }
@@ -425,7 +443,7 @@ class Parser {
       if (!accept_op(",")) break;
     }
     expect_op("]");
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_dict() {
@@ -437,7 +455,7 @@ class Parser {
       if (!accept_op(",")) break;
     }
     expect_op("}");
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_postfix(ExprPtr node) {
@@ -450,13 +468,13 @@ class Parser {
           auto idx = std::make_unique<Expr>(K::Literal, peek().pos);
           idx->literal = Value(next().ival);
           e->args.push_back(std::move(idx));
-          node = std::move(e);
+          node = seal(std::move(e));
           continue;
         }
         auto e = std::make_unique<Expr>(K::Attr, pos);
         e->name = expect_identifier();
         e->args.push_back(std::move(node));
-        node = std::move(e);
+        node = seal(std::move(e));
       } else if (is_op("[")) {
         node = parse_subscript(std::move(node));
       } else if (is_op("(")) {
@@ -477,7 +495,7 @@ class Parser {
       auto e = std::make_unique<Expr>(K::Item, pos);
       e->args.push_back(std::move(node));
       e->args.push_back(std::move(parts[0]));
-      return e;
+      return seal(std::move(e));
     }
     if (!is_op("]") && !is_op(":")) parts[1] = parse_expression();
     if (accept_op(":") && !is_op("]")) parts[2] = parse_expression();
@@ -485,7 +503,7 @@ class Parser {
     auto e = std::make_unique<Expr>(K::Slice, pos);
     e->args.push_back(std::move(node));
     for (auto& p : parts) e->args.push_back(std::move(p));
-    return e;
+    return seal(std::move(e));
   }
 
   // "(a, b, name=c)" appended to `e`'s args and kwargs.
@@ -510,7 +528,7 @@ class Parser {
     auto e = std::make_unique<Expr>(K::Call, peek().pos);
     e->args.push_back(std::move(callee));
     parse_call_args(*e);
-    return e;
+    return seal(std::move(e));
   }
 
   // "| f(args) | g" and "is [not] test arg" after an operand (null operand: a {% filter %} block).
@@ -538,7 +556,7 @@ class Parser {
     if (!has_filter(e->name)) fail(e->pos, "no filter named '" + e->name + "'");
     e->args.push_back(std::move(subject));
     if (is_op("(")) parse_call_args(*e);
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_test(ExprPtr subject) {
@@ -553,7 +571,7 @@ class Parser {
     } else if (takes_bare_test_argument()) {
       e->args.push_back(parse_postfix(parse_primary()));
     }
-    return e;
+    return seal(std::move(e));
   }
 
   // jinja2 reads "x is divisibleby 3" / "x is equalto 'a'": a single argument without parentheses.

@@ -9,8 +9,13 @@
 
 namespace rkchat::chat::jinja {
 
-// Throws TemplateError("line L, column C: ...") on a syntax error. Nesting deeper than a fixed limit is an
-// error too, so that a hostile template cannot exhaust the stack.
+// Bounds that keep a hostile template from exhausting the stack of the parser, the evaluator and the tree's
+// destructor (all recursive): nested blocks and brackets, and the height of an expression's tree (chains such as
+// a.b.c or x|f|g add one level per link; a + b + c is one node).
+inline constexpr int kMaxNesting = 96;
+inline constexpr int kMaxExprHeight = 256;
+
+// Throws TemplateError("line L, column C: ...") on a syntax error or beyond the bounds above.
 Body parse(const std::vector<Token>& tokens, const SourceMap& map);
 
 }  // namespace rkchat::chat::jinja

@@ -30,6 +30,12 @@ bool affix_match(const std::string& s, const Value& affix, bool at_start) {
   return one(affix);
 }
 
+// A part of a split, bounded as every list is (a 16 MB string of separators would be 16M strings).
+void add_part(std::vector<std::string>& parts, std::string part) {
+  if (parts.size() >= kMaxListItems) throw EvalError("list grows beyond " + std::to_string(kMaxListItems) + " items");
+  parts.push_back(std::move(part));
+}
+
 List py_split(const std::string& s, const Value& sep_v, int64_t maxsplit, bool from_right) {
   std::vector<std::string> parts;
   if (is_absent(sep_v)) {  // runs of whitespace, no empty parts
@@ -41,11 +47,11 @@ List py_split(const std::string& s, const Value& sep_v, int64_t maxsplit, bool f
       if (i == std::string::npos) break;
       if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
         size_t end = work.find_last_not_of(kPyWhitespace);
-        parts.push_back(work.substr(i, end + 1 - i));
+        add_part(parts, work.substr(i, end + 1 - i));
         break;
       }
       size_t j = work.find_first_of(kPyWhitespace, i);
-      parts.push_back(work.substr(i, j == std::string::npos ? std::string::npos : j - i));
+      add_part(parts, work.substr(i, j == std::string::npos ? std::string::npos : j - i));
       if (j == std::string::npos) break;
       i = j;
     }
@@ -60,20 +66,20 @@ List py_split(const std::string& s, const Value& sep_v, int64_t maxsplit, bool f
       size_t start = 0, at;
       while ((maxsplit < 0 || static_cast<int64_t>(parts.size()) < maxsplit) &&
              (at = s.find(sep, start)) != std::string::npos) {
-        parts.push_back(s.substr(start, at - start));
+        add_part(parts, s.substr(start, at - start));
         start = at + sep.size();
       }
-      parts.push_back(s.substr(start));
+      add_part(parts, s.substr(start));
     } else {
       size_t end = s.size();
       while (maxsplit < 0 || static_cast<int64_t>(parts.size()) < maxsplit) {
         if (end < sep.size()) break;
         size_t at = s.rfind(sep, end - sep.size());
         if (at == std::string::npos) break;
-        parts.push_back(s.substr(at + sep.size(), end - at - sep.size()));
+        add_part(parts, s.substr(at + sep.size(), end - at - sep.size()));
         end = at;
       }
-      parts.push_back(s.substr(0, end));
+      add_part(parts, s.substr(0, end));
       std::reverse(parts.begin(), parts.end());
     }
   }
@@ -122,7 +128,12 @@ bool all_chars(const std::string& s, Pred pred) {
 }
 
 Value method(const Value& self, const std::string& name, std::function<Value(const std::string&, Args&)> fn) {
-  return Value::function(name, [self, fn = std::move(fn)](Args& a) { return fn(self.str(), a); });
+  return Value::function(name, [self, fn = std::move(fn)](Args& a) {
+    charge_size(self);  // every method scans its string at most a few times
+    Value out = fn(self.str(), a);
+    charge_size(out);
+    return out;
+  });
 }
 
 }  // namespace
@@ -388,6 +399,7 @@ Value string_method(const Value& self, const std::string& name) {
       while (start < s.size()) {
         size_t nl = s.find('\n', start);
         if (nl == std::string::npos) nl = s.size();
+        if (out.size() >= kMaxListItems) check_size(List(kMaxListItems + 1));
         out.emplace_back(s.substr(start, nl - start));
         start = nl + 1;
       }

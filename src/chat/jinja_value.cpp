@@ -7,9 +7,35 @@
 
 namespace rkchat::chat::jinja {
 
+namespace {
+
+thread_local bool work_counted = false;
+thread_local uint64_t work_done = 0;
+
+}  // namespace
+
+void charge_work(uint64_t units) {
+  if (!work_counted) return;
+  work_done += units;
+  if (work_done > static_cast<uint64_t>(kMaxWork)) {
+    work_counted = false;  // the error unwinds through code that charges too
+    throw EvalError("template does too much work (over " + std::to_string(kMaxWork / 1'000'000) +
+                    "M units: bytes processed, " + std::to_string(kItemWork) + " per item)");
+  }
+}
+
+WorkBudget::WorkBudget() {
+  work_counted = true;
+  work_done = 0;
+}
+
+WorkBudget::~WorkBudget() { work_counted = false; }
+
+const std::string Value::kEmpty;
+
 Value Value::undefined(std::string hint) {
   Value v;
-  v.s_ = std::move(hint);
+  if (!hint.empty()) v.s_ = std::make_shared<const std::string>(std::move(hint));
   return v;
 }
 
@@ -22,7 +48,7 @@ Value Value::none() {
 Value::Value(bool b) : kind_(Kind::Bool), b_(b), i_(b ? 1 : 0) {}
 Value::Value(int64_t i) : kind_(Kind::Int), i_(i) {}
 Value::Value(double d) : kind_(Kind::Float), f_(d) {}
-Value::Value(std::string s) : kind_(Kind::String), s_(std::move(s)) {}
+Value::Value(std::string s) : kind_(Kind::String), s_(std::make_shared<const std::string>(std::move(s))) {}
 Value::Value(List l) : kind_(Kind::Array), list_(std::make_shared<List>(std::move(l))) {}
 Value::Value(std::shared_ptr<List> l) : kind_(Kind::Array), list_(std::move(l)) {}
 Value::Value(std::shared_ptr<Dict> d) : kind_(Kind::Map), dict_(std::move(d)) {}
@@ -36,7 +62,7 @@ Value Value::tuple(List l) {
 Value Value::function(std::string name, Function fn) {
   Value v;
   v.kind_ = Kind::Callable;
-  v.s_ = std::move(name);
+  v.s_ = std::make_shared<const std::string>(std::move(name));
   v.fn_ = std::make_shared<Function>(std::move(fn));
   return v;
 }
@@ -68,7 +94,7 @@ bool Value::truthy() const {
     case Kind::Float:
       return f_ != 0;
     case Kind::String:
-      return !s_.empty();
+      return !str().empty();
     case Kind::Array:
       return !list_->empty();
     case Kind::Map:
@@ -136,7 +162,14 @@ std::string format_float(double d) {
   return out + ebuf;
 }
 
+size_t codepoint_count(const std::string& s) {
+  charge_work(s.size());
+  return static_cast<size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 std::vector<size_t> codepoint_offsets(const std::string& s) {
+  charge_work(s.size() * sizeof(size_t));
   std::vector<size_t> offs;
   for (size_t i = 0; i < s.size(); ++i)
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) offs.push_back(i);
@@ -173,12 +206,25 @@ std::string py_string_repr(const std::string& s) {
 
 }  // namespace
 
-std::string Value::repr() const { return print(true, 0); }
+std::string Value::repr() const {
+  std::string out = print(true, 0);
+  charge_work(out.size());
+  return out;
+}
 
-std::string Value::to_str() const { return print(false, 0); }
+std::string Value::to_str() const {
+  if (kind_ == Kind::String) {
+    charge_work(str().size());  // a copy
+    return str();
+  }
+  std::string out = print(false, 0);
+  charge_work(out.size());
+  return out;
+}
 
 std::string Value::print(bool quoted, int depth) const {
-  if (depth > kMaxPrintDepth) throw EvalError("value nested too deeply to print");
+  if (depth > kMaxPrintDepth)
+    throw EvalError("value nested deeper than " + std::to_string(kMaxPrintDepth) + " levels to print");
   auto grow = [](std::string& out, const std::string& more) {
     out += more;
     if (out.size() > (64u << 20)) throw EvalError("printed value too large");
@@ -195,7 +241,7 @@ std::string Value::print(bool quoted, int depth) const {
     case Kind::Float:
       return format_float(f_);
     case Kind::String:
-      return quoted ? py_string_repr(s_) : s_;
+      return quoted ? py_string_repr(str()) : str();
     case Kind::Array: {
       std::string out = tuple_ ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) grow(out, (i ? ", " : "") + (*list_)[i].print(true, depth + 1));
@@ -212,7 +258,7 @@ std::string Value::print(bool quoted, int depth) const {
       return dict_->is_namespace ? "<Namespace " + out + ">" : out;
     }
     case Kind::Callable:
-      return "<function " + s_ + ">";
+      return "<function " + str() + ">";
   }
   return "";
 }
@@ -222,16 +268,23 @@ List Value::iterate() const {
     case Kind::Undefined:
       return {};
     case Kind::Array:
+      charge_items(list_->size());
       return *list_;
     case Kind::Map: {
+      charge_items(dict_->items.size());
       List keys;
       for (const auto& [k, v] : dict_->items) keys.emplace_back(k);
       return keys;
     }
     case Kind::String: {
+      const std::string& s = str();
+      auto offs = codepoint_offsets(s);
+      if (offs.size() - 1 > kMaxIterChars) {
+        throw EvalError("cannot iterate over a string of more than " + std::to_string(kMaxIterChars) + " characters");
+      }
+      charge_items(offs.size());
       List chars;
-      auto offs = codepoint_offsets(s_);
-      for (size_t i = 0; i + 1 < offs.size(); ++i) chars.emplace_back(s_.substr(offs[i], offs[i + 1] - offs[i]));
+      for (size_t i = 0; i + 1 < offs.size(); ++i) chars.emplace_back(s.substr(offs[i], offs[i + 1] - offs[i]));
       return chars;
     }
     default:
@@ -244,7 +297,7 @@ size_t Value::length() const {
     case Kind::Undefined:
       return 0;
     case Kind::String:
-      return codepoint_offsets(s_).size() - 1;
+      return codepoint_count(str());
     case Kind::Array:
       return list_->size();
     case Kind::Map:
@@ -255,6 +308,7 @@ size_t Value::length() const {
 }
 
 bool equals(const Value& a, const Value& b) {
+  charge_items(1);
   if (a.is_number() && b.is_number()) {
     if (a.is_int() && b.is_int()) return a.as_int() == b.as_int();
     return a.as_float() == b.as_float();
@@ -265,6 +319,7 @@ bool equals(const Value& a, const Value& b) {
     case Value::Kind::None:
       return true;
     case Value::Kind::String:
+      charge_work(std::min(a.str().size(), b.str().size()));
       return a.str() == b.str();
     case Value::Kind::Array:
       if (a.list_ptr() == b.list_ptr()) return true;
@@ -285,11 +340,15 @@ bool equals(const Value& a, const Value& b) {
 }
 
 bool less(const Value& a, const Value& b) {
+  charge_work(kItemWork / 4);  // sorting calls this n log n times; a comparison costs less than a copy
   if (a.is_number() && b.is_number()) {
     if (a.is_int() && b.is_int()) return a.as_int() < b.as_int();
     return a.as_float() < b.as_float();
   }
-  if (a.is_string() && b.is_string()) return a.str() < b.str();  // UTF-8 byte order is code point order
+  if (a.is_string() && b.is_string()) {
+    charge_work(std::min(a.str().size(), b.str().size()));
+    return a.str() < b.str();  // UTF-8 byte order is code point order
+  }
   if (a.is_list() && b.is_list()) {
     return std::lexicographical_compare(a.list().begin(), a.list().end(), b.list().begin(), b.list().end(), less);
   }
@@ -297,12 +356,14 @@ bool less(const Value& a, const Value& b) {
 }
 
 const Value* Dict::find(std::string_view key) const {
+  charge_items(items.size());
   for (const auto& [k, v] : items)
     if (k == key) return &v;
   return nullptr;
 }
 
 void Dict::set(const std::string& key, Value v) {
+  charge_items(items.size() + 1);
   for (auto& [k, old] : items) {
     if (k == key) {
       old = std::move(v);
@@ -327,7 +388,8 @@ Value Args::get(size_t index, std::string_view name, const Value& fallback) cons
 namespace {
 
 template <class Json>
-Value from_json_impl(const Json& j) {
+Value from_json_impl(const Json& j, int depth) {
+  if (depth > kMaxJsonDepth) throw EvalError("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   switch (j.type()) {
     case nlohmann::json::value_t::null:
       return Value::none();
@@ -347,12 +409,13 @@ Value from_json_impl(const Json& j) {
     case nlohmann::json::value_t::array: {
       List l;
       l.reserve(j.size());
-      for (const auto& e : j) l.push_back(from_json_impl(e));
+      for (const auto& e : j) l.push_back(from_json_impl(e, depth + 1));
       return Value(std::move(l));
     }
     case nlohmann::json::value_t::object: {
       Value d = Value::new_dict();
-      for (auto it = j.begin(); it != j.end(); ++it) d.dict().items.emplace_back(it.key(), from_json_impl(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it)
+        d.dict().items.emplace_back(it.key(), from_json_impl(it.value(), depth + 1));
       return d;
     }
     default:
@@ -415,7 +478,8 @@ void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
 }
 
 void to_json_impl(std::string& out, const Value& v, const JsonStyle& st, int depth) {
-  if (depth > 512) throw EvalError("tojson: value nested too deeply");
+  if (depth > Value::kMaxPrintDepth)
+    throw EvalError("tojson: value nested deeper than " + std::to_string(Value::kMaxPrintDepth) + " levels");
   auto newline = [&](int level) {
     if (!st.indented) return;
     out += '\n';
@@ -482,8 +546,8 @@ void to_json_impl(std::string& out, const Value& v, const JsonStyle& st, int dep
 
 }  // namespace
 
-Value from_json(const nlohmann::json& j) { return from_json_impl(j); }
-Value from_json(const nlohmann::ordered_json& j) { return from_json_impl(j); }
+Value from_json(const nlohmann::json& j) { return from_json_impl(j, 0); }
+Value from_json(const nlohmann::ordered_json& j) { return from_json_impl(j, 0); }
 
 std::string to_json(const Value& v, const JsonStyle& style) {
   std::string out;

@@ -22,6 +22,23 @@ class EvalError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The work of one render is bounded, in units of about one byte scanned, copied or produced; an item touched (a
+// list element or dict entry visited, a syntax node evaluated) costs kItemWork. Every value a template builds is
+// paid for, so the budget bounds memory as well as time. Outside a WorkBudget nothing is counted.
+inline constexpr int64_t kMaxWork = 128'000'000;
+inline constexpr int64_t kItemWork = 32;
+// Throws EvalError naming the limit when the current render's budget is spent.
+void charge_work(uint64_t units);
+inline void charge_items(uint64_t n) { charge_work(n * kItemWork); }
+// A fresh budget for one render on this thread (renders do not nest).
+class WorkBudget {
+ public:
+  WorkBudget();
+  ~WorkBudget();
+  WorkBudget(const WorkBudget&) = delete;
+  WorkBudget& operator=(const WorkBudget&) = delete;
+};
+
 class Value;
 using List = std::vector<Value>;
 struct Dict;
@@ -62,15 +79,15 @@ class Value {
   const void* identity() const { return fn_.get(); }  // callables: equal when the same function object
 
   bool as_bool() const { return b_; }
-  int64_t as_int() const;                        // Int or Bool
-  double as_float() const;                       // any number
-  const std::string& str() const { return s_; }  // String; for Undefined the hint ("'x' is undefined")
+  int64_t as_int() const;                                       // Int or Bool
+  double as_float() const;                                      // any number
+  const std::string& str() const { return s_ ? *s_ : kEmpty; }  // String; for Undefined the hint ("'x' is undefined")
   List& list() const { return *list_; }
   Dict& dict() const { return *dict_; }
   const std::shared_ptr<List>& list_ptr() const { return list_; }
   const std::shared_ptr<Dict>& dict_ptr() const { return dict_; }
   Value call(Args& args) const;
-  const std::string& callable_name() const { return s_; }
+  const std::string& callable_name() const { return str(); }
 
   bool truthy() const;
   // str(x) as Python prints it ("None", "True", "1.0", "['a', 1]"); undefined prints as "".
@@ -93,7 +110,10 @@ class Value {
   bool tuple_ = false;
   int64_t i_ = 0;
   double f_ = 0;
-  std::string s_;  // string, undefined hint, callable name
+  // String, undefined hint, callable name: shared, so that copying a value (a variable read, a list item) never
+  // copies its text.
+  std::shared_ptr<const std::string> s_;
+  static const std::string kEmpty;
   std::shared_ptr<List> list_;
   std::shared_ptr<Dict> dict_;
   std::shared_ptr<Function> fn_;
@@ -122,10 +142,15 @@ struct Args {
 
 // Python's float repr: shortest round-trip digits, "1.0", "1e-05", "1e+16", "inf", "nan".
 std::string format_float(double d);
-// Unicode code points of a UTF-8 string, as byte offsets (plus the end), for len() and slicing.
+// Unicode code points of a UTF-8 string, as byte offsets (plus the end), for indexing and slicing; their count.
 std::vector<size_t> codepoint_offsets(const std::string& s);
+size_t codepoint_count(const std::string& s);
+// A string iterates as one value per character, up to this many (the list cap, kMaxListItems).
+inline constexpr size_t kMaxIterChars = 1u << 18;
 
 // JSON interchange; object keys keep the order the json type iterates in (ordered_json: insertion order).
+// from_json throws EvalError for JSON nested deeper than kMaxJsonDepth (the conversion recurses).
+inline constexpr int kMaxJsonDepth = 256;
 Value from_json(const nlohmann::json& j);
 Value from_json(const nlohmann::ordered_json& j);
 

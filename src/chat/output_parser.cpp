@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "chat/json_input.h"
+
 namespace rkchat::chat {
 
 namespace {
@@ -34,12 +36,22 @@ size_t trailing_ws_len(std::string_view text) {
   return n;
 }
 
+// JSON the model wrote, or null when it is not JSON or nests too deeply to handle safely (a model can be made to
+// write 10^5 brackets).
+nlohmann::json parse_or_null(const std::string& text) {
+  try {
+    return parse_json_input(text);
+  } catch (const JsonInputError&) {
+    return nullptr;
+  }
+}
+
 // {"name": ..., "arguments": {...}} (arguments may also be a JSON string holding the object, or "parameters").
 bool parse_tool_call(const std::string& body, ToolCall& out) {
-  auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  auto j = parse_or_null(body);
   if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return false;
   nlohmann::json args = j.contains("arguments") ? j["arguments"] : j.value("parameters", nlohmann::json::object());
-  if (args.is_string()) args = nlohmann::json::parse(args.get<std::string>(), nullptr, false);
+  if (args.is_string()) args = parse_or_null(args.get<std::string>());
   if (args.is_null()) args = nlohmann::json::object();
   if (!args.is_object()) return false;
   out.name = j["name"].get<std::string>();

@@ -24,6 +24,16 @@ std::string local_strftime(const std::string& fmt) {
   return std::string(buf, n);
 }
 
+// A JSON input as a template value; too deep a nesting is a TemplateError naming the variable.
+template <class Json>
+jinja::Value variable(const std::string& name, const Json& j) {
+  try {
+    return jinja::from_json(j);
+  } catch (const jinja::EvalError& e) {
+    throw TemplateError(name + ": " + e.what(), false);
+  }
+}
+
 }  // namespace
 
 struct ChatTemplate::Impl {
@@ -43,8 +53,8 @@ template <class Json>
 std::string ChatTemplate::Impl::render(const Json& messages, const Json& tools, const Json& vars) const {
   using jinja::Value;
   std::vector<std::pair<std::string, Value>> variables = {
-      {"messages", jinja::from_json(messages)},
-      {"tools", jinja::from_json(tools)},
+      {"messages", variable("messages", messages)},
+      {"tools", variable("tools", tools)},
       {"documents", Value::none()},
       {"add_generation_prompt", Value(false)},
       {"raise_exception", Value::function("raise_exception",
@@ -63,9 +73,9 @@ std::string ChatTemplate::Impl::render(const Json& messages, const Json& tools, 
       auto same = [&](const auto& kv) { return kv.first == it.key(); };
       auto existing = std::find_if(variables.begin(), variables.end(), same);
       if (existing != variables.end()) {
-        existing->second = jinja::from_json(it.value());
+        existing->second = variable(it.key(), it.value());
       } else {
-        variables.emplace_back(it.key(), jinja::from_json(it.value()));
+        variables.emplace_back(it.key(), variable(it.key(), it.value()));
       }
     }
   }

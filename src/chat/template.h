@@ -11,13 +11,17 @@
 namespace rkchat::chat {
 
 // A template that cannot be parsed or rendered. `refused` is true when the template itself refused the input
-// through raise_exception(msg); what() is then exactly msg.
+// through raise_exception(msg); message() is then exactly msg and what() says that the chat template raised it
+// ("chat template raised: msg"), so that a caller printing what() names the culprit.
 class TemplateError : public std::runtime_error {
  public:
-  TemplateError(const std::string& msg, bool refused) : std::runtime_error(msg), refused_(refused) {}
+  TemplateError(const std::string& msg, bool refused)
+      : std::runtime_error(refused ? "chat template raised: " + msg : msg), message_(msg), refused_(refused) {}
   bool refused() const { return refused_; }
+  const std::string& message() const { return message_; }
 
  private:
+  std::string message_;
   bool refused_;
 };
 

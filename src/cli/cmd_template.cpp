@@ -4,6 +4,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "chat/json_input.h"
 #include "chat/template.h"
 #include "cli/commands.h"
 #include "cli/files.h"
@@ -27,8 +28,10 @@ struct TemplateOptions {
 ordered_json read_json(const std::string& path, const char* what) {
   const std::string text = read_text_file(path, std::string(what) + " file");
   try {
-    return ordered_json::parse(text);
-  } catch (const ordered_json::exception& e) {  // parse errors, and numbers out of range
+    return chat::parse_ordered_json_input(text);
+  } catch (const chat::JsonInputError& e) {
+    throw std::runtime_error(path + ": bad JSON in the " + what + " file: " + e.what());
+  } catch (const ordered_json::exception& e) {  // numbers out of range
     throw std::runtime_error(path + ": bad JSON in the " + what + " file: " + e.what());
   }
 }
@@ -75,7 +78,7 @@ int run_template(const TemplateOptions& o) {
     return 0;
   } catch (const chat::TemplateError& e) {
     if (!e.refused()) throw std::runtime_error(std::string("chat template: ") + e.what());
-    std::fprintf(stderr, "rkchat: the chat template refused the conversation: %s\n", e.what());
+    std::fprintf(stderr, "rkchat: the chat template refused the conversation: %s\n", e.message().c_str());
     return 2;
   }
 }

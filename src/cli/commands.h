@@ -18,5 +18,9 @@ void add_run(CLI::App& app, Runner& run);
 void add_bench(CLI::App& app, Runner& run);
 void add_template(CLI::App& app, Runner& run);
 void add_doctor(CLI::App& app, Runner& run);
+void add_pull(CLI::App& app, Runner& run);
+void add_list(CLI::App& app, Runner& run);
+void add_rm(CLI::App& app, Runner& run);
+void add_serve(CLI::App& app, Runner& run);
 
 }  // namespace rkchat::cli

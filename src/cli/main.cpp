@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   rkchat::cli::add_bench(app, run);
   rkchat::cli::add_template(app, run);
   rkchat::cli::add_doctor(app, run);
+  rkchat::cli::add_pull(app, run);
+  rkchat::cli::add_list(app, run);
+  rkchat::cli::add_rm(app, run);
+  rkchat::cli::add_serve(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,11 +1,19 @@
 // RKLLM runtimes on the machine, and a model (-m) against them and against memory.
+#include "model/model.h"
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 
+#include "backends/cpu/load_checks.h"
 #include "backends/rkllm/runtime_select.h"
 #include "doctor/doctor.h"
 #include "gguf/gguf.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"
+#include "tokenizer/tokenizer.h"
 
 namespace rkchat::doctor {
 
@@ -81,15 +89,38 @@ void check_rkllm_model(const std::string& path, const std::vector<RuntimeFile>& 
   out.push_back(c);
 }
 
-void check_gguf_model(const std::string& path, std::vector<Check>& out) {
+// The same validation that loading the model runs (no weight is read, the tokenizer is built), then how much
+// context fits beside it.
+void check_gguf_model(const std::string& path, uint64_t avail, std::vector<Check>& out) {
+  std::unique_ptr<gguf::File> f;
+  model::HParams hp;
   try {
-    const auto f = gguf::File::open(path);
-    const std::string arch = f->get_string_opt("general.architecture").value_or("unknown");
-    out.push_back({"model", path + ": GGUF v" + std::to_string(f->version()) + ", " + arch + ", " + main_type(*f),
-                   Verdict::ok, ""});
+    f = gguf::File::open(path);
+    hp = model::validate_model(*f);
+    backends::cpu::load_tokenizer(*f);
   } catch (const std::exception& e) {
-    out.push_back({"model", e.what(), Verdict::fail, "the file is not a GGUF model rkchat can read"});
+    out.push_back({"model", e.what(), Verdict::fail, "rkchat cannot run this file: fix or replace it"});
+    return;
   }
+  out.push_back({"model",
+                 path + ": GGUF v" + std::to_string(f->version()) + ", " + hp.arch->name + ", " + main_type(*f) +
+                     ", context limit " + std::to_string(hp.n_ctx_train),
+                 Verdict::ok, ""});
+  if (avail == 0) return;
+  const uint64_t per_token = model::kv_bytes_per_token(hp, kernels::KvType::f16);
+  // Beside the weights (mapped from the file) and the activations, as the CPU backend counts them.
+  const uint64_t taken = f->file_size() + model::Model::activation_bytes(hp);
+  const uint64_t left = avail > taken ? avail - taken : 0;
+  const uint64_t fits = left / per_token;
+  Check c{"model-context",
+          "context that fits in free memory: " + std::to_string(fits) + " tokens (f16 KV cache, " +
+              std::to_string(per_token) + " bytes per token)",
+          Verdict::ok, ""};
+  if (fits < std::min<uint64_t>(static_cast<uint64_t>(hp.n_ctx_train), 4096)) {
+    c.verdict = Verdict::warn;
+    c.fix = "open a context of at most " + std::to_string(fits) + " tokens (-c), or free memory";
+  }
+  out.push_back(c);
 }
 
 }  // namespace
@@ -115,12 +146,12 @@ void check_runtimes_and_model(const Sysroot& root, const Options& o, bool rockch
     return;
   }
   const bool rkllm = fs::path(o.model).extension() == ".rkllm";
+  const uint64_t avail = meminfo_bytes(root, "MemAvailable");
   if (rkllm) {
     check_rkllm_model(o.model, runtimes, out);
   } else {
-    check_gguf_model(o.model, out);
+    check_gguf_model(o.model, avail, out);
   }
-  const uint64_t avail = meminfo_bytes(root, "MemAvailable");
   Check fit{"model-size", gib(size) + " of " + gib(avail) + " available", Verdict::ok, ""};
   if (avail > 0 && size > avail) {
     fit.verdict = Verdict::fail;

@@ -40,7 +40,11 @@ void fill_avx512vnni_all(KernelTable& t) {
 const IsaInfo kIsas[] = {
     {"scalar", [](const CpuFeatures&) { return true; }, [](KernelTable&) {}},
 #if defined(RKCHAT_HAVE_X86_KERNELS)
-    {"avx2", has_avx2, fill_avx2_all},
+    {"avx2", has_avx2,
+     [](KernelTable& t) {
+       fill_avx2_all(t);
+       fill_avx2_gemv(t);
+     }},
     {"avx512vnni", has_avx512vnni, fill_avx512vnni_all},
     {"amx", [](const CpuFeatures& f) { return has_avx512vnni(f) && f.amx_int8; },
      [](KernelTable& t) {

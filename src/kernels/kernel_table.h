@@ -34,6 +34,7 @@ void fill_kquants_ref(KernelTable& t);  // kquants_ref.cpp: Q4_K/Q5_K/Q6_K and t
 #if defined(RKCHAT_HAVE_X86_KERNELS)
 void fill_avx2(KernelTable& t);
 void fill_kquants_avx2(KernelTable& t);
+void fill_avx2_gemv(KernelTable& t);  // x86_avx2_gemv.cpp: Q4_0/Q8_0 decode, on top of fill_avx2 (AVX2 only)
 void fill_avx512vnni(KernelTable& t);
 void fill_avx512vnni_rows(KernelTable& t);  // x86_avx512vnni_rows.cpp: prefill over 16-row tiles, on top of the above
 void fill_kquants_avx512vnni(KernelTable& t);

@@ -14,6 +14,10 @@
 
 namespace rkchat::kernels {
 
+// Cores this process may run on (its CPU affinity), at least 1. Workers spin between jobs, so a pool larger than
+// this makes them take turns on the cores and a forward pass crawls: callers cap their thread counts by it.
+int online_cores();
+
 class ThreadPool {
  public:
   // n_threads counts the calling thread: ThreadPool(1) runs everything inline.

@@ -4,11 +4,16 @@
 
 namespace rkchat::model {
 
+uint64_t kv_bytes_per_token(const HParams& hp, kernels::KvType type) {
+  return 2 * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(hp.kv_dim()) * kernels::kv_elem_bytes(type);
+}
+
 KvCache::KvCache(const HParams& hp, int n_ctx, int n_seq, kernels::KvType type)
-    : n_ctx_(n_ctx), n_seq_(n_seq), kv_dim_(hp.kv_dim()), type_(type), length_(static_cast<size_t>(n_seq), 0) {
+    : n_ctx_(n_ctx), n_seq_(n_seq), kv_dim_(hp.kv_dim()), type_(type) {
   if (n_ctx <= 0 || n_seq <= 0) throw std::invalid_argument("KV cache needs a positive context and sequence count");
-  const uint64_t each = static_cast<uint64_t>(hp.n_layer) * n_seq * n_ctx * kv_dim_ * kernels::kv_elem_bytes(type);
-  bytes_ = 2 * each;
+  length_.assign(static_cast<size_t>(n_seq), 0);
+  bytes_ = kv_bytes_per_token(hp, type) * static_cast<uint64_t>(n_seq) * static_cast<uint64_t>(n_ctx);
+  const uint64_t each = bytes_ / 2;
   k_.reset(new uint8_t[each]);
   v_.reset(new uint8_t[each]);
 }

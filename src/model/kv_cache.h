@@ -11,6 +11,9 @@
 
 namespace rkchat::model {
 
+// Bytes that one token of one sequence takes in the cache: its keys and values in every layer.
+uint64_t kv_bytes_per_token(const HParams& hp, kernels::KvType type);
+
 class KvCache {
  public:
   KvCache(const HParams& hp, int n_ctx, int n_seq, kernels::KvType type);

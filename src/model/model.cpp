@@ -19,7 +19,7 @@ int Batch::n_logits() const {
 }
 
 Model::Model(const gguf::File& file, int max_batch)
-    : hp_(read_hparams(file)), w_(load_weights(file, hp_)), max_batch_(std::max(1, max_batch)) {
+    : hp_(validate_model(file)), w_(load_weights(file, hp_)), max_batch_(std::max(1, max_batch)) {
   const size_t n = static_cast<size_t>(max_batch_);
   x_.resize(n * hp_.n_embd);
   xn_.resize(n * hp_.n_embd);
@@ -46,6 +46,15 @@ Model::Model(const gguf::File& file, int max_batch)
     ws = std::max(ws, k::matmul_multi_workspace_bytes(gate_up_outs(l), max_batch_));
   }
   ws_.get(ws);
+}
+
+uint64_t Model::activation_bytes(const HParams& hp, int max_batch) {
+  // x_, xn_, q_, att_, k_, v_, gate_, up_, cos_ + sin_ (floats) and inv_freq_ (doubles), as the constructor sizes them.
+  const auto per_row = static_cast<uint64_t>(2 * hp.n_embd) + 2 * static_cast<uint64_t>(hp.q_dim()) +
+                       2 * static_cast<uint64_t>(hp.kv_dim()) + 2 * static_cast<uint64_t>(hp.n_ff) +
+                       static_cast<uint64_t>(hp.n_rot);
+  return static_cast<uint64_t>(std::max(1, max_batch)) * per_row * sizeof(float) +
+         static_cast<uint64_t>(hp.n_rot / 2) * sizeof(double);
 }
 
 std::array<k::MatmulOut, 3> Model::qkv_outs(const LayerWeights& l) {

@@ -49,7 +49,13 @@ class Model {
  public:
   // The file must outlive the model (weights point into its mapping). max_batch: most rows per internal pass
   // (longer batches are split); buffers for it are allocated here, none in forward().
-  Model(const gguf::File& file, int max_batch = 256);
+  Model(const gguf::File& file, int max_batch = kDefaultMaxBatch);
+
+  // Bytes of the activation buffers that the constructor allocates for these hyperparameters (the weights stay in
+  // the file's mapping; the matmul workspace, a fraction of this, is not counted). Checked against the memory
+  // before a Model is made: the sizes come from the file's metadata.
+  static uint64_t activation_bytes(const HParams& hp, int max_batch = kDefaultMaxBatch);
+  static constexpr int kDefaultMaxBatch = 256;
 
   const HParams& hparams() const { return hp_; }
   const Weights& weights() const { return w_; }

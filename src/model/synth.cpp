@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
-#include <thread>
 
 #include "kernels/fp16.h"
 #include "kernels/quant_blocks.h"
@@ -193,7 +192,8 @@ class Filler {
  public:
   Filler(const SynthOptions& opt, uint64_t total_bytes)
       : opt_(opt),
-        pool_(opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+        // The bytes do not depend on the thread count; more threads than cores would only take turns.
+        pool_(opt.threads > 0 ? std::min(opt.threads, kernels::online_cores()) : kernels::online_cores()),
         scratch_(static_cast<size_t>(pool_.size())),
         total_(total_bytes) {}
 

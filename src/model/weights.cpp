@@ -1,6 +1,8 @@
 #include "model/weights.h"
 
+#include <memory>
 #include <string>
+#include <variant>
 
 #include "gguf/gguf.h"
 
@@ -14,7 +16,8 @@ static_assert(static_cast<uint32_t>(gguf::TensorType::BF16) == static_cast<uint3
 
 class Resolver {
  public:
-  Resolver(const gguf::File& f, Weights& w) : f_(f), w_(w) {}
+  // read: convert small vectors that are not stored as aligned F32 (else they stay null: only checked).
+  Resolver(const gguf::File& f, Weights& w, bool read) : f_(f), w_(w), read_(read) {}
 
   const gguf::TensorInfo* find(const std::string& name) { return f_.find_tensor(name); }
 
@@ -44,6 +47,7 @@ class Resolver {
       throw gguf::Error(f_.path() + ": unsupported tensor type " + gguf::type_name(t.type) + " for tensor '" + t.name +
                         "'");
     count(t);
+    if (!read_) return nullptr;
     if (t.type == gguf::TensorType::F32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0)
       return reinterpret_cast<const float*>(t.data);
     auto buf = std::make_unique<float[]>(static_cast<size_t>(t.ne[0]));
@@ -59,13 +63,13 @@ class Resolver {
 
   const gguf::File& f_;
   Weights& w_;
+  bool read_;
 };
 
-}  // namespace
-
-Weights load_weights(const gguf::File& f, const HParams& hp) {
+// Resolves every tensor; with read false nothing of the tensors' data is read (the checks only).
+Weights resolve(const gguf::File& f, const HParams& hp, bool read) {
   Weights w;
-  Resolver r(f, w);
+  Resolver r(f, w, read);
   w.tok_embd = r.matrix("token_embd.weight", hp.n_vocab, hp.n_embd);
   w.output_norm = r.vec("output_norm.weight", hp.n_embd);
   w.output = r.find("output.weight") ? r.matrix("output.weight", hp.n_vocab, hp.n_embd) : w.tok_embd;
@@ -94,6 +98,29 @@ Weights load_weights(const gguf::File& f, const HParams& hp) {
     l.w_down = r.matrix(p + "ffn_down.weight", hp.n_embd, hp.n_ff);
   }
   return w;
+}
+
+// The tokenizer must name exactly the embedding's rows: ids beyond either would fail only mid-answer.
+void check_vocab(const gguf::File& f, const HParams& hp) {
+  const gguf::Value* tokens = f.find("tokenizer.ggml.tokens");
+  const auto* array = tokens ? std::get_if<std::shared_ptr<gguf::Array>>(&tokens->v) : nullptr;
+  if (!array) return;
+  const size_t n = *array ? (*array)->size() : 0;
+  if (n != static_cast<size_t>(hp.n_vocab))
+    throw gguf::Error(f.path() + ": the tokenizer has " + std::to_string(n) +
+                      " tokens (tokenizer.ggml.tokens) but token_embd.weight has " + std::to_string(hp.n_vocab) +
+                      " rows; they must be equal");
+}
+
+}  // namespace
+
+Weights load_weights(const gguf::File& f, const HParams& hp) { return resolve(f, hp, true); }
+
+HParams validate_model(const gguf::File& f) {
+  HParams hp = read_hparams(f);
+  resolve(f, hp, false);
+  check_vocab(f, hp);
+  return hp;
 }
 
 }  // namespace rkchat::model

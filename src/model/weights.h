@@ -41,4 +41,9 @@ struct Weights {
 // Resolves and checks every tensor's presence, type and shape; throws gguf::Error naming the tensor.
 Weights load_weights(const gguf::File& file, const HParams& hp);
 
+// Every check that loading the model makes, without reading any weight (cheap: `doctor -m` runs it): the
+// hyperparameters, every tensor's presence, type and shape, and the tokenizer's size against token_embd's rows.
+// Throws gguf::Error naming the file and the problem.
+HParams validate_model(const gguf::File& file);
+
 }  // namespace rkchat::model

@@ -117,13 +117,14 @@ struct Runner {
     r.model = info.name;
     r.backend = info.backend;
     r.size_bytes = info.file_bytes;
+    if (info.threads > 0) r.threads = info.threads;  // the CPU backend caps the count at the cores
     {
       auto conv = backend->start_conversation();
       measure_speed(*conv, *backend, r);
     }
     if (!opt.prompts.empty()) run_prompts(*backend, r);
     r.peak_rss_bytes = peak_rss_bytes();
-    r.bandwidth_gb_s = bandwidth_for(threads, path);
+    r.bandwidth_gb_s = bandwidth_for(r.threads, path);
     const double roofline_tok_s = r.size_bytes ? r.bandwidth_gb_s * 1e9 / static_cast<double>(r.size_bytes) : 0;
     r.roofline_pct = roofline_tok_s > 0 ? 100.0 * r.decode_tok_s.median / roofline_tok_s : 0;
     return r;

@@ -3,32 +3,15 @@
 #include <algorithm>
 #include <string_view>
 
+#include "runtime/chat_prompt.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rkchat::runtime {
 namespace {
 
-// Marks a message's place in the rendered template: ASCII record separators around its index. The character is
-// removed from message text beforehand, so the marks cannot be forged.
-constexpr char kMark = '\x1e';
-
-std::string without_marks(std::string s) {
-  std::erase(s, kMark);
-  return s;
-}
-
-void append(std::vector<int32_t>& ids, const std::vector<int32_t>& more) {
-  ids.insert(ids.end(), more.begin(), more.end());
-}
-
 // Tokens kept free for the answer when deciding whether the conversation still fits.
 int answer_reserve(const backends::GenerateOptions& g, int n_ctx) {
   return g.max_tokens > 0 ? std::min(g.max_tokens, n_ctx / 2) : std::min(256, n_ctx / 4);
-}
-
-bool ends_inside_think(std::string_view prompt) {
-  while (!prompt.empty() && (prompt.back() == '\n' || prompt.back() == ' ')) prompt.remove_suffix(1);
-  return prompt.ends_with("<think>");
 }
 
 }  // namespace
@@ -38,18 +21,12 @@ ChatSession::ChatSession(backends::Backend& backend, SessionOptions options)
   const auto caps = backend_.capabilities();
   uses_tokens_ = caps.token_input && tok_ != nullptr;
   if (!uses_tokens_ && !caps.text_input) {
-    throw backends::Error("the backend takes token input but has no tokenizer: pass a vocab GGUF with --tokenizer");
+    throw backends::Error(
+        backend_.info().path +
+        ": the model carries no tokenizer (no tokenizer.ggml.model metadata), so text cannot be "
+        "turned into tokens; use a GGUF that carries its tokenizer, or give token ids (--prompt-ids)");
   }
-  if (uses_tokens_) {
-    const std::string source = tok_->chat_template();
-    try {
-      if (!source.empty()) template_.emplace(source);
-    } catch (const chat::TemplateError& e) {
-      template_warning_ = std::string("the model's chat template cannot be parsed (") + e.what() + "); using ChatML";
-    }
-    if (source.empty()) template_warning_ = "the model has no chat template; using ChatML";
-    if (!template_) template_.emplace(chat::chatml_template());
-  }
+  if (uses_tokens_) template_.emplace(template_for(*tok_, &template_warning_));
   conv_ = backend_.start_conversation();
 }
 
@@ -71,35 +48,8 @@ nlohmann::json ChatSession::messages_with(const std::string& user_text) const {
 }
 
 std::vector<int32_t> ChatSession::encode(const nlohmann::json& messages, bool* opens_reasoning) const {
-  // Render with each content replaced by its mark, then encode the template's text with special tokens parsed
-  // and each content as plain text.
-  std::vector<std::string> contents;
-  auto masked = messages;
-  for (auto& m : masked) {
-    if (!m.contains("content") || !m["content"].is_string()) continue;
-    contents.push_back(without_marks(m["content"].get<std::string>()));
-    m["content"] = std::string(1, kMark) + std::to_string(contents.size() - 1) + kMark;
-  }
-  nlohmann::json vars = {{"add_generation_prompt", true}, {"enable_thinking", options_.enable_thinking}};
-  if (tok_->bos() >= 0) vars["bos_token"] = tok_->token_text(tok_->bos());
-  if (tok_->eos() >= 0) vars["eos_token"] = tok_->token_text(tok_->eos());
-  const std::string rendered = template_->render(masked, nullptr, vars);
-  if (opens_reasoning) *opens_reasoning = ends_inside_think(rendered);
-
-  std::vector<int32_t> ids;
-  size_t pos = 0;
-  for (size_t a; (a = rendered.find(kMark, pos)) != std::string::npos;) {
-    const size_t b = rendered.find(kMark, a + 1);
-    if (b == std::string::npos) break;  // cannot happen with our marks; keep the rest as template text
-    append(ids, tok_->encode(std::string_view(rendered).substr(pos, a - pos), true));
-    append(ids, tok_->encode(contents.at(std::stoul(rendered.substr(a + 1, b - a - 1))), false));
-    pos = b + 1;
-  }
-  append(ids, tok_->encode(std::string_view(rendered).substr(pos), true));
-  if (!tok_->add_bos() || tok_->bos() < 0 || (!ids.empty() && ids.front() == tok_->bos())) return ids;
-  std::vector<int32_t> with_bos = {tok_->bos()};  // the template did not write the BOS the model expects
-  append(with_bos, ids);
-  return with_bos;
+  return encode_chat(*tok_, *template_, nlohmann::ordered_json(messages), nullptr, options_.enable_thinking,
+                     opens_reasoning);
 }
 
 void ChatSession::drop_oldest_turn() {

@@ -54,7 +54,7 @@ std::vector<std::string> run_cases(const ordered_json& cases) {
       }
     } catch (const TemplateError& e) {
       // "error": refused with exactly the template's message; "failure": jinja2 itself fails on this input.
-      bool ok = c.value("error", false) ? e.refused() && e.what() == c.value("message", std::string())
+      bool ok = c.value("error", false) ? e.refused() && e.message() == c.value("message", std::string())
                                         : c.contains("failure") && !e.refused();
       if (!ok) failures.push_back(label + ": " + (e.refused() ? "refused: " : "error: ") + e.what());
     }

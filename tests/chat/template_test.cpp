@@ -49,7 +49,7 @@ TEST(ChatTemplate, RaiseExceptionRefusesWithTheTemplatesMessage) {
     FAIL() << "not refused";
   } catch (const TemplateError& e) {
     EXPECT_TRUE(e.refused());
-    EXPECT_STREQ(e.what(), "Roles must alternate: 2");
+    EXPECT_EQ(e.message(), "Roles must alternate: 2");
   }
 }
 

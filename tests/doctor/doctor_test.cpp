@@ -8,6 +8,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "../gguf/gguf_edit.h"
+#include "gguf/gguf.h"
+#include "model/model.h"
+#include "model/weights.h"
+
 namespace rkchat::doctor {
 namespace {
 
@@ -159,6 +164,53 @@ TEST_F(FakeRoot, GgufModel) {
   const auto m = find(run(model), "model");
   EXPECT_NE(m.value.find("qwen3"), std::string::npos) << m.value;
   EXPECT_NE(m.value.find("q8_0"), std::string::npos) << m.value;
+}
+
+TEST_F(FakeRoot, GgufModelContextThatFits) {
+  const std::string model = std::string(RKCHAT_FIXTURES_DIR) + "/tiny-qwen3-q8_0.gguf";
+  if (!fs::exists(model)) GTEST_SKIP() << "fixtures not found";
+  rk3588("performance");  // 15000000 kB available
+  const auto small = find(run(model), "model-context");
+  EXPECT_EQ(small.verdict, Verdict::ok);
+  // 2 layers x k+v x 2 kv heads x 32 x f16 = 512 bytes per token, beside the model file and the activations.
+  const auto hp = model::validate_model(*gguf::File::open(model));
+  const uint64_t fits = (15000000ull * 1024 - fs::file_size(model) - model::Model::activation_bytes(hp)) / 512;
+  EXPECT_NE(small.value.find("context that fits in free memory: " + std::to_string(fits) + " tokens"),
+            std::string::npos)
+      << small.value;
+  put("/proc/meminfo", "MemTotal:       16315204 kB\nMemAvailable:   1000 kB\n");
+  const auto tight = find(run(model), "model-context");
+  EXPECT_EQ(tight.verdict, Verdict::warn) << tight.value;
+}
+
+// doctor said "ok" for files that run rejects: it must run the same validation, and fail with run's message.
+TEST_F(FakeRoot, GgufModelsThatRunRejectsFail) {
+  const std::string src = std::string(RKCHAT_FIXTURES_DIR) + "/tiny-llama-f32.gguf";
+  if (!fs::exists(src)) GTEST_SKIP() << "fixtures not found";
+  rk3588("performance");
+  const auto file = gguf::File::open(src);
+  const gguf::Value* tokens = file->find("tokenizer.ggml.tokens");
+  using rkchat::testing::GgufEdit;
+  const std::vector<std::pair<GgufEdit, std::string>> cases = {
+      {GgufEdit().without("token_embd.weight"), "missing tensor 'token_embd.weight'"},
+      {GgufEdit().with("llama.attention.head_count", rkchat::testing::u32_value(0)), "has invalid value 0"},
+      {GgufEdit().with("general.architecture", rkchat::testing::string_value("gptj")),
+       "unsupported architecture 'gptj'"},
+      {GgufEdit().with("tokenizer.ggml.tokens", rkchat::testing::truncated_array(*tokens, 500)),
+       "the tokenizer has 500 tokens"},
+      {GgufEdit().without("blk.1.ffn_up.weight"), "missing tensor 'blk.1.ffn_up.weight'"},
+      {GgufEdit().with("tokenizer.ggml.model", rkchat::testing::string_value("nonsense")), ": tokenizer: "},
+  };
+  const std::string path = rkchat::testing::temp_gguf("doctor-bad");
+  for (const auto& [edit, message] : cases) {
+    rkchat::testing::rewrite_gguf(src, edit, path);
+    const auto r = run(path);
+    const auto m = find(r, "model");
+    EXPECT_EQ(m.verdict, Verdict::fail) << m.value;
+    EXPECT_NE(m.value.find(message), std::string::npos) << m.value;
+    EXPECT_EQ(r.worst(), Verdict::fail);
+  }
+  fs::remove(path);
 }
 
 }  // namespace

@@ -5,9 +5,10 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <new>
 #include <optional>
-#include <thread>
 
+#include "backends/cpu/load_checks.h"
 #include "gguf/gguf.h"
 #include "kernels/thread_pool.h"
 #include "model/model.h"
@@ -64,26 +65,31 @@ class CpuConversation final : public Conversation {
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const LoadOptions& o) {
+    const auto kv_type = o.kv_type == "f32" ? kernels::KvType::f32 : kernels::KvType::f16;
+    const int n_seq = std::max(1, o.max_sequences);
+    int n_ctx = 0;
     try {
       file_ = gguf::File::open(o.path);
+      // Whatever the metadata sizes is checked against the file and the memory before anything is allocated.
+      n_ctx = cpu::context_for(o.n_ctx, n_seq, model::validate_model(*file_), kv_type, cpu::available_memory_bytes(),
+                               o.path);
       if (o.progress) o.progress(0.3f);
       model_ = std::make_unique<model::Model>(*file_);
     } catch (const gguf::Error& e) {
       throw Error(e.what());
     }
     if (o.progress) o.progress(0.7f);
-    if (file_->has("tokenizer.ggml.model")) {
-      try {
-        tokenizer_ = tok::Tokenizer::from_gguf(*file_);
-      } catch (const std::exception& e) {
-        throw Error(o.path + ": tokenizer: " + e.what());
-      }
-    }
+    tokenizer_ = cpu::load_tokenizer(*file_);
     const auto& hp = model_->hparams();
-    const int n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min(hp.n_ctx_train, 4096);
-    const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const auto kv_type = o.kv_type == "f32" ? kernels::KvType::f32 : kernels::KvType::f16;
-    cache_ = std::make_unique<model::KvCache>(hp, n_ctx, std::max(1, o.max_sequences), kv_type);
+    const int threads = cpu::threads_for(o.threads);
+    try {
+      cache_ = std::make_unique<model::KvCache>(hp, n_ctx, n_seq, kv_type);
+    } catch (const std::bad_alloc&) {
+      throw Error("no memory for the KV cache of " + std::to_string(n_ctx) + " tokens (" +
+                  cpu::size_text(model::kv_bytes_per_token(hp, kv_type) * static_cast<uint64_t>(n_ctx) *
+                                 static_cast<uint64_t>(n_seq)) +
+                  "); open a smaller context");
+    }
     pool_ = std::make_unique<kernels::ThreadPool>(threads);
     slot_used_.assign(static_cast<size_t>(cache_->n_seq()), false);
     fill_info(o, n_ctx);
@@ -144,6 +150,7 @@ class CpuBackend final : public Backend {
     info_.n_vocab = hp.n_vocab;
     info_.n_ctx_train = hp.n_ctx_train;
     info_.n_ctx = n_ctx;
+    info_.threads = pool_->size();
   }
 
   std::unique_ptr<gguf::File> file_;

@@ -71,7 +71,10 @@ void warn(const std::string& message) { std::fprintf(stderr, "rkchat: warning: %
 
 RkllmBackend::RkllmBackend(const LoadOptions& o) {
   std::error_code ec;
-  if (!fs::is_regular_file(o.path, ec)) throw Error("model " + o.path + " not found");
+  // Only a regular file: the runtime would block forever opening a named pipe.
+  if (!fs::is_regular_file(o.path, ec))
+    throw Error(fs::exists(o.path, ec) ? o.path + " is not a regular file (a pipe or a device?), not a model"
+                                       : "model " + o.path + " not found");
   const auto toolkit = read_toolkit_version(o.path);
   info_.path = o.path;
   info_.name = fs::path(o.path).stem().string();

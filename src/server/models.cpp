@@ -1,0 +1,180 @@
+#include "server/models.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "runtime/chat_prompt.h"
+#include "server/api_error.h"
+#include "tokenizer/tokenizer.h"
+
+namespace rkchat::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string strip_tag(std::string name) {
+  if (name.ends_with(":latest")) name.resize(name.size() - 7);
+  return name;
+}
+
+}  // namespace
+
+ModelPool::ModelPool(PoolOptions options) : options_(std::move(options)) {
+  options_.load.max_sequences = std::max(options_.load.max_sequences, options_.engine.parallel);
+  if (!options_.models_dir.empty()) runtime::list_models(options_.models_dir);  // a clear error for a bad folder
+  if (options_.keep_alive.count() > 0 && options_.model_file.empty()) sweeper_ = std::thread([this] { sweep(); });
+}
+
+ModelPool::~ModelPool() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (preload_thread_.joinable()) preload_thread_.join();
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+std::string ModelPool::name_of(const std::string& path) { return std::filesystem::path(path).stem().string(); }
+
+std::vector<runtime::ModelEntry> ModelPool::available() const {
+  if (!options_.model_file.empty()) {
+    runtime::ModelEntry e;
+    e.path = options_.model_file;
+    e.name = std::filesystem::path(e.path).filename().string();
+    std::error_code ec;
+    e.size_bytes = std::filesystem::file_size(e.path, ec);
+    return {e};
+  }
+  try {
+    return runtime::list_models(options_.models_dir);
+  } catch (const backends::Error&) {
+    return {};  // the folder went away: nothing to offer
+  }
+}
+
+std::string ModelPool::resolve(const std::string& requested) const {
+  if (!options_.model_file.empty()) return options_.model_file;  // answers any name, as llama-server does
+  const auto models = available();
+  const std::string want = strip_tag(requested);
+  for (const auto& m : models)
+    if (m.name == want || name_of(m.path) == want) return m.path;
+  std::string names;
+  for (const auto& m : models) names += (names.empty() ? "" : ", ") + name_of(m.path);
+  if (requested.empty())
+    throw bad_request("'model' is required; available: " + (names.empty() ? std::string("none") : names));
+  throw not_found("model '" + requested + "' not found; available: " + (names.empty() ? "none" : names));
+}
+
+std::shared_ptr<LoadedModel> ModelPool::get(const std::string& name) {
+  const std::string path = resolve(name);
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (auto it = loaded_.find(path); it != loaded_.end()) {
+      last_used_[path] = Clock::now();
+      return it->second;
+    }
+    if (loading_.empty()) break;
+    cv_.wait(lock);  // one load at a time: wait for it, then look again
+    if (loading_.empty() && !load_error_.empty() && loaded_.find(path) == loaded_.end() && path == options_.model_file)
+      throw ApiError(500, "server_error", "the model failed to load: " + load_error_);
+  }
+  return load_locked(lock, path);
+}
+
+std::shared_ptr<LoadedModel> ModelPool::load_locked(std::unique_lock<std::mutex>& lock, const std::string& path) {
+  // Make room: least recently used first, beyond --max-loaded.
+  while (!loaded_.empty() && static_cast<int>(loaded_.size()) >= std::max(1, options_.max_loaded)) {
+    auto lru = std::min_element(last_used_.begin(), last_used_.end(),
+                                [](const auto& a, const auto& b) { return a.second < b.second; });
+    loaded_.erase(lru->first);
+    last_used_.erase(lru);
+  }
+  loading_ = path;
+  load_error_.clear();
+  lock.unlock();
+  std::shared_ptr<LoadedModel> m;
+  std::string error;
+  try {
+    const auto t0 = Clock::now();
+    auto load = options_.load;
+    load.path = path;
+    auto backend = backends::load(load);
+    m = std::make_shared<LoadedModel>();
+    m->name = name_of(path);
+    m->path = path;
+    if (backend->capabilities().token_input && backend->tokenizer())
+      m->tmpl = runtime::template_for(*backend->tokenizer());
+    m->engine = std::make_unique<runtime::Engine>(std::move(backend), options_.engine);
+    m->load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    m->loaded_at = std::chrono::system_clock::now();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  lock.lock();
+  loading_.clear();
+  load_error_ = error;
+  if (m) {
+    loaded_[path] = m;
+    last_used_[path] = Clock::now();
+  }
+  cv_.notify_all();
+  if (!m) throw ApiError(500, "server_error", "loading " + name_of(path) + " failed: " + error);
+  return m;
+}
+
+void ModelPool::preload() {
+  if (options_.model_file.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    loading_ = options_.model_file;  // /health says "loading" from now on
+  }
+  preload_thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    loading_.clear();
+    try {
+      load_locked(lock, options_.model_file);
+    } catch (const ApiError&) {
+      // load_error_ holds the reason; requests get it
+    }
+  });
+}
+
+std::vector<std::shared_ptr<LoadedModel>> ModelPool::loaded() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<LoadedModel>> out;
+  for (const auto& [path, m] : loaded_) out.push_back(m);
+  return out;
+}
+
+bool ModelPool::loading() const {
+  std::lock_guard lock(mu_);
+  return !loading_.empty();
+}
+
+bool ModelPool::unload(const std::string& name) {
+  const std::string path = resolve(name);
+  std::lock_guard lock(mu_);
+  last_used_.erase(path);
+  return loaded_.erase(path) > 0;
+}
+
+void ModelPool::sweep() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::seconds(1));
+    const auto now = Clock::now();
+    for (auto it = last_used_.begin(); it != last_used_.end();) {
+      auto m = loaded_.find(it->first);
+      const bool busy = m != loaded_.end() && m->second.use_count() > 1;  // a request holds it
+      if (!busy && now - it->second > options_.keep_alive) {
+        loaded_.erase(it->first);
+        it = last_used_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+}  // namespace rkchat::server

@@ -1,0 +1,123 @@
+// Every route of the server, registered here in one place; the handlers of each API follow.
+#include <fmt/format.h>
+
+#include "server/ollama.h"
+#include "server/openai.h"
+#include "server/respond.h"
+#include "server/server.h"
+
+namespace rkchat::server {
+namespace {
+
+// Both "/v1/x" and "/x": many clients are configured with a base URL that has no /v1.
+template <typename F>
+void both(HttpServer& http, const std::string& method, const std::string& v1_path, F handler) {
+  http.route(method, v1_path, handler);
+  http.route(method, v1_path.substr(3), handler);
+}
+
+// OpenAI /v1/chat/completions and /v1/completions; /rkllm_chat is the chat form with the reference system's
+// body ({"messages", "stream"}).
+HttpResponse openai_generate(Server& server, const HttpRequest& req, bool chat) {
+  try {
+    const auto body = parse_body(req.body);
+    ChatRequest r = chat ? openai::parse_chat(body) : openai::parse_completion(body);
+    auto gen = server.generate(server.pool().get(r.model), r);
+    if (r.stream) return stream_response(gen, openai::stream_format(chat, r.include_usage, gen->model().name));
+    gen->finish();
+    HttpResponse res;
+    fill_log(*res.log, *gen);
+    for (const auto& o : gen->outcomes())
+      if (o.failed) return openai::error_response(ApiError(500, "server_error", "generation failed: " + o.error));
+    const auto id = random_id(chat ? "chatcmpl-" : "cmpl-");
+    res.body =
+        dump(chat ? openai::chat_response(*gen, id, unix_time()) : openai::completion_response(*gen, id, unix_time()));
+    return res;
+  } catch (const ApiError& e) {
+    return openai::error_response(e);
+  }
+}
+
+HttpResponse openai_models(Server& server) {
+  std::vector<std::string> names;
+  for (const auto& e : server.pool().available()) names.push_back(ModelPool::name_of(e.path));
+  HttpResponse res;
+  res.body = dump(openai::models_list(names, unix_time()));
+  return res;
+}
+
+// Ollama /api/chat and /api/generate.
+HttpResponse ollama_generate(Server& server, const HttpRequest& req, bool chat) {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    const auto body = parse_body(req.body);
+    auto p = chat ? ollama::parse_chat(body) : ollama::parse_generate(body);
+    const bool unload = p.keep_alive_s && *p.keep_alive_s == 0;
+    HttpResponse res;
+    if (p.empty && unload) {
+      server.pool().unload(p.request.model);
+      res.body = dump(ollama::empty_response(p.request.model, chat, "unload"));
+      return res;
+    }
+    auto model = server.pool().get(p.request.model);
+    if (p.empty) {
+      res.body = dump(ollama::empty_response(model->name, chat, "load"));
+      return res;
+    }
+    auto gen = server.generate(model, p.request);
+    if (p.request.stream) return stream_response(gen, ollama::stream_format(chat, model->name, started));
+    gen->finish();
+    fill_log(*res.log, *gen);
+    for (const auto& o : gen->outcomes())
+      if (o.failed) return ollama::error_response(ApiError(500, "server_error", "generation failed: " + o.error));
+    res.body = dump(ollama::response(*gen, chat, started));
+    gen.reset();
+    if (unload) server.pool().unload(p.request.model);
+    return res;
+  } catch (const ApiError& e) {
+    return ollama::error_response(e);
+  }
+}
+
+HttpResponse ollama_show(Server& server, const HttpRequest& req) {
+  try {
+    const auto body = parse_body(req.body);
+    std::string name;
+    read_string(body, "model", name);
+    read_string(body, "name", name);  // older clients
+    HttpResponse res;
+    res.body = dump(ollama::show(*server.pool().get(name)));
+    return res;
+  } catch (const ApiError& e) {
+    return ollama::error_response(e);
+  }
+}
+
+HttpResponse json_response(const ojson& j) {
+  HttpResponse res;
+  res.body = dump(j);
+  return res;
+}
+
+}  // namespace
+
+void Server::add_routes() {
+  auto& h = *http_;
+  h.route("GET", "/health", [this](const HttpRequest&) { return health(); });
+  h.route("GET", "/metrics", [this](const HttpRequest&) { return metrics(); });
+  // OpenAI
+  both(h, "POST", "/v1/chat/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
+  both(h, "POST", "/v1/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, false); });
+  both(h, "GET", "/v1/models", [this](const HttpRequest&) { return openai_models(*this); });
+  // The reference system's console_chat.py
+  h.route("POST", "/rkllm_chat", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
+  // Ollama
+  h.route("POST", "/api/chat", [this](const HttpRequest& r) { return ollama_generate(*this, r, true); });
+  h.route("POST", "/api/generate", [this](const HttpRequest& r) { return ollama_generate(*this, r, false); });
+  h.route("POST", "/api/show", [this](const HttpRequest& r) { return ollama_show(*this, r); });
+  h.route("GET", "/api/tags", [this](const HttpRequest&) { return json_response(ollama::tags(*pool_)); });
+  h.route("GET", "/api/ps", [this](const HttpRequest&) { return json_response(ollama::ps(*pool_)); });
+  h.route("GET", "/api/version", [](const HttpRequest&) { return json_response(ollama::version()); });
+}
+
+}  // namespace rkchat::server
