@@ -130,7 +130,7 @@ void TerminalInput::clear_generating() {
 }
 
 int TerminalInput::getc() {
-  while (buffer_.empty()) {
+  while (next_ >= buffer_.size()) {
     pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -147,10 +147,9 @@ int TerminalInput::getc() {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return -1;
     buffer_.assign(chunk, static_cast<size_t>(n));
+    next_ = 0;
   }
-  const auto c = static_cast<unsigned char>(buffer_.front());
-  buffer_.erase(0, 1);
-  return c;
+  return static_cast<unsigned char>(buffer_[next_++]);
 }
 
 TerminalInput::Result TerminalInput::read_plain(std::string& line) {

@@ -3,8 +3,9 @@
 files, FIFOs, devices, directories, huge and deep JSON, hostile chat templates, stdin floods and nonsense option
 values. The hostile files are made at run time in a temporary folder from the tiny fixture models.
 
-For each case: never a signal, at most TIMEOUT seconds, at most MAX_RSS_MB of peak memory (measured per child with
-wait4), no uncaught C++ exception text, and the expected outcome:
+For each case: never a signal, at most CPU_LIMIT seconds of CPU time (user + system, so that a machine shared with
+compilers does not decide the outcome) and WALL_LIMIT seconds of wall time (hangs), at most MAX_RSS_MB of peak
+memory (measured per child with wait4), no uncaught C++ exception text, and the expected outcome:
   error: exit 1 or 2 with a message on stderr that matches the case's pattern (the problem named)
   ok:    exit 0 (and the pattern, if any, in stdout+stderr)
   any:   exit 0, or 1/2 with a message (generated mutations: some leave the file valid)
@@ -27,10 +28,12 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import catalogue  # noqa: E402
 
-TIMEOUT = 5.0
+CPU_LIMIT = 5.0
+WALL_LIMIT = 20.0
 MAX_RSS_MB = 400
 # bench measures the machine's memory bandwidth by streaming a buffer of ~0.6 GB, by design, for a few seconds.
-BENCH_TIMEOUT = 20.0
+BENCH_CPU_LIMIT = 20.0
+BENCH_WALL_LIMIT = 60.0
 BENCH_MAX_RSS_MB = 1000
 AS_LIMIT = 4 << 30  # a safety net for the machine; the measured peak is what the check uses
 CRASH_TEXT = re.compile(r"terminate called|std::bad_alloc|Segmentation|AddressSanitizer|core dumped|Aborted")
@@ -44,7 +47,8 @@ def limit_memory():
 def execute(rkchat, case, workdir):
     """Runs one case; returns (passed, detail)."""
     is_bench = case.args[:1] == ["bench"]
-    timeout = BENCH_TIMEOUT if is_bench else TIMEOUT
+    timeout = BENCH_WALL_LIMIT if is_bench else WALL_LIMIT
+    cpu_limit = BENCH_CPU_LIMIT if is_bench else CPU_LIMIT
     max_rss = BENCH_MAX_RSS_MB if is_bench else MAX_RSS_MB
     out_path = workdir / f"out.{os.getpid()}.{id(case)}"
     with open(out_path, "w+b") as out, open(str(out_path) + ".err", "w+b") as err:
@@ -84,8 +88,11 @@ def execute(rkchat, case, workdir):
     os.unlink(out_path)
     os.unlink(str(out_path) + ".err")
     rss_mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     if timed_out:
-        return False, f"timed out after {timeout:.0f} s"
+        return False, f"timed out after {timeout:.0f} s (wall)"
+    if cpu > cpu_limit:
+        return False, f"{cpu:.1f} s of CPU time > {cpu_limit:.0f} s ({elapsed:.1f} s wall)"
     if os.WIFSIGNALED(status):
         return False, f"killed by signal {signal.Signals(os.WTERMSIG(status)).name}: {stderr[-300:]!r}"
     code = os.WEXITSTATUS(status)
@@ -117,7 +124,7 @@ def execute(rkchat, case, workdir):
         problem = case.after()
         if problem:
             return False, problem
-    return True, f"exit {code}, {elapsed:.2f} s, {rss_mb:.0f} MB"
+    return True, f"exit {code}, {cpu:.2f} s CPU, {elapsed:.2f} s wall, {rss_mb:.0f} MB"
 
 
 def main():
