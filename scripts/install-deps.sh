@@ -16,7 +16,7 @@ APT_PACKAGES=(
   # the web page: its embedded scripts, and the browser its tests drive
   libjs-marked libjs-highlight.js chromium
 )
-PIP_PACKAGES=(pytest pexpect jinja2 numpy gguf)
+PIP_PACKAGES=(pytest pexpect jinja2 numpy gguf openai ollama anthropic)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

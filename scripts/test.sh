@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: clang-format check, -Werror build, unit tests, end-to-end tests, the ASan+UBSan build of the
-# unit tests, fuzz smoke runs, and the aarch64 build under qemu. Stops at the first failing stage.
+# The whole test suite, as CI runs it: clang-format check, -Werror build, unit tests, end-to-end tests, the web page in
+# chromium, the ASan+UBSan build of the unit tests, fuzz smoke runs, and the aarch64 build under qemu. Stops at the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RKCHAT_FIXTURES_DIR="${RKCHAT_FIXTURES_DIR:-$(cd .. && pwd)/shared/fixtures}"
@@ -27,6 +27,15 @@ model=$(bash scripts/fetch-smollm2.sh) || { echo "SmolLM2 unavailable: its tests
 RKCHAT_BIN="$PWD/build/ci/rkchat" RKCHAT_BUILD_DIR="$PWD/build/ci" RKCHAT_SMOLLM2="$model" \
   .venv/bin/python -m pytest -q tests/e2e
 
+stage "web page in chromium (Playwright)"
+if [ -n "$model" ]; then
+  (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  RKCHAT_BIN="$PWD/build/ci/rkchat" RKCHAT_SMOLLM2="$model" RKCHAT_WEB_ARTIFACTS="$PWD/build/web-artifacts" \
+    tests/web/node_modules/.bin/playwright test -c tests/web/playwright.config.js
+else
+  echo "SmolLM2 unavailable: the browser tests need it, skipped"
+fi
+
 stage "hostile inputs (tests/hostile)"
 RKCHAT_BIN="$PWD/build/ci/rkchat" .venv/bin/python tests/hostile/replay.py --jobs "$jobs"
 
@@ -51,6 +60,9 @@ cmake --build --preset aarch64 -j "$jobs" --target rkchat
 (cd build/aarch64 && cpack -G DEB >/dev/null)
 bash tests/packaging/install-test.sh build/aarch64/rkchat_*_arm64.deb \
   "${model:-$RKCHAT_FIXTURES_DIR/tiny-qwen3-q8_0.gguf}"
+
+stage "deployment: deploy-board over ssh to a namespace playing a board"
+bash tests/deploy/deploy-board-test.sh build/ci/rkchat_*_amd64.deb "$RKCHAT_FIXTURES_DIR/tiny-qwen3-q8_0.gguf"
 
 echo
 echo "=== rkchat tests: every stage passed"

@@ -12,6 +12,7 @@ const ui = {
 let models = [];        // [{id, label}]
 let current = null;     // the conversation shown
 let running = null;     // {controller, conv} while an answer streams
+let loading = null;     // the model list being fetched: a message sent meanwhile waits for it
 
 // ---- Markdown: model output is untrusted text. Raw HTML is shown as text, links only go to http(s)/mailto, and
 // images become links, so that an answer cannot run script or make the browser fetch another host.
@@ -100,7 +101,9 @@ async function loadModels() {
       meta.backend || d.backend || health.backend].filter(Boolean);
     return { id: m.id, label: parts.length ? `${m.id} (${parts.join(', ')})` : m.id };
   });
+  const chosen = ui.model.value;
   ui.model.replaceChildren(...models.map((m) => new Option(m.label, m.id)));
+  if (chosen) ui.model.value = chosen;
 }
 
 // ---- Conversations list.
@@ -157,7 +160,8 @@ function newConversation() {
 function select(conv) {
   current = conv;
   Store.setCurrent(conv.id);
-  if (conv.model && !models.some((m) => m.id === conv.model) && models.length) conv.model = models[0].id;
+  // A conversation made while the list was empty (no key yet) or whose model has gone takes the first one.
+  if (models.length && !models.some((m) => m.id === conv.model)) { conv.model = models[0].id; Store.save(); }
   if (conv.model) ui.model.value = conv.model;
   ui.thinking.checked = conv.thinking !== false;
   renderList();
@@ -310,7 +314,10 @@ function stats(chunk, answer) {
 
 async function send(text) {
   if (running || !current) return;
+  if (loading) await loading.catch(() => {});
+  if (running) return;
   const conv = current;
+  if (!conv.model && models.length) conv.model = ui.model.value || models[0].id;
   if (!conv.model) {
     conv.messages.push({ role: 'assistant', content: '', error: 'No model available: the server lists none.' });
     return renderMessages();
@@ -342,6 +349,7 @@ async function send(text) {
     if (!res.ok) throw await errorFromResponse(res);
     const complete = await readStream(res, answer, started);
     if (!complete) throw new ChatError('The answer was cut off: the connection to the server ended early.', true);
+    loadModels().catch(() => {});  // a model loaded on first use now has its size and backend to show
   } catch (e) {
     if (e.name === 'AbortError') answer.stopped = true;
     else if (e instanceof ChatError) { answer.error = e.message; answer.retry = e.retry; }
@@ -434,15 +442,17 @@ ui.messages.addEventListener('click', async (e) => {
   setTimeout(() => { b.textContent = 'Copy'; }, 1500);
 });
 
+// Shows the last conversation at once, then the models when the server has listed them.
 async function start() {
+  if (!current) select(Store.get(Store.current()) || Store.list()[0] || newConversation());
   let problem = null;
+  loading = loadModels();
   try {
-    await loadModels();
+    await loading;
   } catch (e) {
     problem = e instanceof ChatError ? e.message : unreachable().message;
   }
-  const conv = Store.get(Store.current()) || Store.list()[0] || newConversation();
-  select(conv);
+  select(current);
   if (problem) {
     const p = Object.assign(document.createElement('div'), { className: 'error banner', textContent: problem });
     p.setAttribute('role', 'alert');

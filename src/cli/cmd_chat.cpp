@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/console.h"
 #include "cli/files.h"
+#include "cli/remote_chat.h"
 #include "cli/terminal_input.h"
 #include "runtime/chat_commands.h"
 #include "runtime/figures.h"
@@ -21,14 +22,10 @@ struct ChatOptions {
   backends::GenerateOptions generate;
   PromptOptions prompt;
   std::string models_dir;
+  std::string server, api_key;  // --server: chat with a running `rkchat serve` instead
 };
 
-// Colour codes, empty when colours are off.
-struct Style {
-  const char* dim = "";
-  const char* bold = "";
-  const char* reset = "";
-};
+using Style = ChatStyle;
 
 std::string pick_model(const std::string& dir, TerminalInput& input, bool interactive) {
   const auto models = runtime::list_models(dir);
@@ -107,9 +104,11 @@ void answer(runtime::ChatSession& session, const std::string& text, TerminalInpu
 }
 
 int chat(ChatOptions& o) {
+  if (!o.server.empty()) return remote_chat({o.server, o.api_key, o.load.path, o.generate, o.prompt});
+  if (!o.load.path.empty()) check_input_file(o.load.path, "model file");  // -m names a file here
   const bool interactive = isatty(STDIN_FILENO) != 0;
   const bool colour = interactive && use_colour(STDOUT_FILENO);
-  const Style st = colour ? Style{"\033[2m", "\033[1m", "\033[0m"} : Style{};
+  const Style st = chat_style(colour);
   TerminalInput input(interactive);
   if (o.load.path.empty()) {
     o.load.path = pick_model(o.models_dir.empty() ? runtime::default_models_dir() : o.models_dir, input, interactive);
@@ -117,26 +116,10 @@ int chat(ChatOptions& o) {
   auto backend = load_model(o.load, /*announce=*/true);
   runtime::ChatSession session(*backend, session_options(o.prompt, o.generate));
   if (!session.template_warning().empty()) std::cerr << "note: " << session.template_warning() << "\n";
-  if (interactive) std::cout << "Type /help for commands, /quit to leave. Ctrl-C stops an answer.\n";
-
-  int interrupts = 0;  // consecutive Ctrl-C at the prompt
-  for (;;) {
-    std::string line;
-    const auto r = input.read_line(interactive ? fmt::format("{}>>> {}", st.bold, st.reset) : "", line);
-    if (r == TerminalInput::Result::end) break;
-    if (r == TerminalInput::Result::interrupted) {
-      if (++interrupts >= 2 || !interactive) break;
-      std::cout << "\n(Ctrl-C again or /quit to leave)\n";
-      continue;
-    }
-    interrupts = 0;
-    const auto what = runtime::handle_command(line, session, backend->info(), std::cout);
-    if (what == runtime::CommandResult::quit) break;
-    if (what == runtime::CommandResult::message && line.find_first_not_of(" \t") != std::string::npos) {
-      answer(session, line, input, st, interactive);
-    }
-  }
-  if (interactive) std::cout << "\n";
+  chat_loop(
+      input, interactive, st,
+      [&](const std::string& line) { return runtime::handle_command(line, session, backend->info(), std::cout); },
+      [&](const std::string& line) { answer(session, line, input, st, interactive); });
   return 0;
 }
 
@@ -151,6 +134,11 @@ void add_chat(CLI::App& app, Runner& run) {
   cmd->add_option("--models", o->models_dir,
                   "Pick the model from the files in this folder (default: " + runtime::default_models_dir() + ")")
       ->check(input_dir());
+  // With --server, -m names one of the server's models: the file check moves to chat() for local models.
+  cmd->remove_option(cmd->get_option("--model"));
+  cmd->add_option("-m,--model", o->load.path, "Model file (.gguf or .rkllm), or with --server a model's name");
+  cmd->add_option("--server", o->server, "Chat with a running `rkchat serve` at this URL (-m: its model name)");
+  cmd->add_option("--api-key", o->api_key, "API key for --server")->envname("RKCHAT_API_KEY");
   cmd->callback([o, &run] { run = [o] { return chat(*o); }; });
 }
 

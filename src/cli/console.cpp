@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <sstream>
 
+#include "cli/terminal_input.h"
 #include "runtime/figures.h"
 
 namespace rkchat::cli {
@@ -85,6 +87,30 @@ std::string join_ids(const std::vector<int32_t>& ids) {
 bool use_colour(int fd) {
   const char* no = std::getenv("NO_COLOR");
   return isatty(fd) != 0 && !(no && *no);
+}
+
+ChatStyle chat_style(bool colour) { return colour ? ChatStyle{"\033[2m", "\033[1m", "\033[0m"} : ChatStyle{}; }
+
+void chat_loop(TerminalInput& input, bool interactive, const ChatStyle& st,
+               const std::function<runtime::CommandResult(const std::string&)>& command,
+               const std::function<void(const std::string&)>& answer) {
+  if (interactive) std::cout << "Type /help for commands, /quit to leave. Ctrl-C stops an answer.\n";
+  int interrupts = 0;  // consecutive Ctrl-C at the prompt
+  for (;;) {
+    std::string line;
+    const auto r = input.read_line(interactive ? fmt::format("{}>>> {}", st.bold, st.reset) : "", line);
+    if (r == TerminalInput::Result::end) break;
+    if (r == TerminalInput::Result::interrupted) {
+      if (++interrupts >= 2 || !interactive) break;
+      std::cout << "\n(Ctrl-C again or /quit to leave)\n";
+      continue;
+    }
+    interrupts = 0;
+    const auto what = command(line);
+    if (what == runtime::CommandResult::quit) break;
+    if (what == runtime::CommandResult::message && line.find_first_not_of(" \t") != std::string::npos) answer(line);
+  }
+  if (interactive) std::cout << "\n";
 }
 
 }  // namespace rkchat::cli

@@ -64,11 +64,11 @@ const std::map<std::string, Setting>& settings() {
   return table;
 }
 
-void set_option(const std::string& args, ChatSession& session, std::ostream& out) {
+void set_option(const std::string& args, SessionOptions& options, std::ostream& out) {
   std::istringstream in(args);
   std::string name, value, extra;
   in >> name >> value >> extra;
-  auto& gen = session.options().generate;
+  auto& gen = options.generate;
   if (name.empty()) {
     for (const auto& [key, s] : settings()) out << "  " << key << " = " << s.show(gen) << "\n";
     return;
@@ -93,10 +93,15 @@ void set_option(const std::string& args, ChatSession& session, std::ostream& out
 }
 
 void show_stats(const ChatSession& session, const backends::ModelInfo& model, std::ostream& out) {
-  const auto& t = session.totals();
   out << fmt::format("model: {} ({}, {}, {})\n", model.name, model.backend, model.quantization,
                      human_bytes(model.file_bytes));
   out << fmt::format("context: {} of {} tokens in the cache\n", session.cached_tokens(), model.n_ctx);
+  print_totals(session.totals(), out);
+}
+
+}  // namespace
+
+void print_totals(const SessionTotals& t, std::ostream& out) {
   out << fmt::format("turns: {}, dropped to fit the context: {}\n", t.turns, t.dropped_turns);
   out << fmt::format("prompt tokens: {} processed, {} reused from the cache\n", t.prompt_new, t.prompt_cached);
   const double decode_s = t.decode_ms / 1000.0, prefill_s = t.prefill_ms / 1000.0;
@@ -104,8 +109,6 @@ void show_stats(const ChatSession& session, const backends::ModelInfo& model, st
                      decode_s > 0 ? static_cast<double>(t.generated - t.turns) / decode_s : 0.0,
                      prefill_s > 0 ? static_cast<double>(t.prompt_new) / prefill_s : 0.0);
 }
-
-}  // namespace
 
 const char* chat_help() {
   return "Commands:\n"
@@ -120,8 +123,14 @@ const char* chat_help() {
          "Ctrl-C stops an answer; Ctrl-C at the prompt leaves.\n";
 }
 
-CommandResult handle_command(const std::string& raw, ChatSession& session, const backends::ModelInfo& model,
+CommandResult handle_command(const std::string& line, ChatSession& session, const backends::ModelInfo& model,
                              std::ostream& out) {
+  const ChatControls chat{session.options(), [&session] { session.reset(); },
+                          [&session, &model](std::ostream& o) { show_stats(session, model, o); }};
+  return handle_command(line, chat, out);
+}
+
+CommandResult handle_command(const std::string& raw, const ChatControls& chat, std::ostream& out) {
   const std::string line = trim(raw);
   if (line == "quit" || line == "exit" || line == "q") return CommandResult::quit;
   if (line.empty() || line[0] != '/') return CommandResult::message;
@@ -133,27 +142,27 @@ CommandResult handle_command(const std::string& raw, ChatSession& session, const
   if (cmd == "/help" || cmd == "/?") {
     out << chat_help();
   } else if (cmd == "/reset" || cmd == "/clear") {
-    session.reset();
+    chat.reset();
     out << "(new conversation)\n";
   } else if (cmd == "/system") {
     if (args.empty()) {
-      out << "system prompt: " << (session.options().system.empty() ? "(none)" : session.options().system) << "\n";
+      out << "system prompt: " << (chat.options.system.empty() ? "(none)" : chat.options.system) << "\n";
     } else {
-      session.options().system = args;
-      session.reset();
+      chat.options.system = args;
+      chat.reset();
       out << "(system prompt set; new conversation)\n";
     }
   } else if (cmd == "/think") {
     if (args != "on" && args != "off") {
-      out << "usage: /think on|off (now " << (session.options().enable_thinking ? "on" : "off") << ")\n";
+      out << "usage: /think on|off (now " << (chat.options.enable_thinking ? "on" : "off") << ")\n";
     } else {
-      session.options().enable_thinking = args == "on";
+      chat.options.enable_thinking = args == "on";
       out << "(thinking " << args << ")\n";
     }
   } else if (cmd == "/set") {
-    set_option(args, session, out);
+    set_option(args, chat.options, out);
   } else if (cmd == "/stats") {
-    show_stats(session, model, out);
+    chat.stats(out);
   } else {
     out << "unknown command " << cmd << " (/help lists them)\n";
   }

@@ -157,9 +157,18 @@ HttpServer::HttpServer(HttpOptions options) : impl_(std::make_unique<Impl>()) {
                              {"Vary", "Origin"}});
     svr.Options(".*", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   }
-  svr.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
+  svr.set_pre_routing_handler([this, impl](const httplib::Request& req, httplib::Response& res) {
+    if (draining_) {
+      res.status = 503;
+      res.set_header("Retry-After", "5");
+      res.set_content(impl->options.error_body(req.path, 503, "unavailable_error", "the server is shutting down"),
+                      "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const auto& key = impl->options.api_key;
-    if (key.empty() || req.path == "/health" || req.method == "OPTIONS")
+    // The chat page (/ and /assets/) is open too: it holds no secret, and it is where a user types the key.
+    if (key.empty() || req.path == "/health" || req.method == "OPTIONS" || req.path == "/" ||
+        req.path.starts_with("/assets/"))
       return httplib::Server::HandlerResponse::Unhandled;
     std::string got = req.get_header_value("X-Api-Key");
     const std::string auth = req.get_header_value("Authorization");

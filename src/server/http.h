@@ -70,7 +70,9 @@ class HttpServer {
   void route(const std::string& method, const std::string& path, Handler handler);
   // Binds (throws std::runtime_error when it cannot) and serves on a background thread; returns the port.
   int start();
-  // Stops accepting; requests in flight go on. wait() returns when they are all done.
+  // Refuses new requests (503) while those in flight go on: httplib's stop() would cut running streams.
+  void drain() { draining_ = true; }
+  // Closes the listening socket and ends every connection; wait() returns when the server thread is done.
   void stop();
   void wait();
   int in_flight() const { return in_flight_.load(); }
@@ -79,6 +81,7 @@ class HttpServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::atomic<int> in_flight_{0};
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace rkchat::server

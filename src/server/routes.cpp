@@ -1,10 +1,12 @@
 // Every route of the server, registered here in one place; the handlers of each API follow.
 #include <fmt/format.h>
 
+#include "server/anthropic.h"
 #include "server/ollama.h"
 #include "server/openai.h"
 #include "server/respond.h"
 #include "server/server.h"
+#include "web/web.h"
 
 namespace rkchat::server {
 namespace {
@@ -93,9 +95,61 @@ HttpResponse ollama_show(Server& server, const HttpRequest& req) {
   }
 }
 
+// Anthropic /v1/messages and /v1/messages/count_tokens.
+HttpResponse anthropic_messages(Server& server, const HttpRequest& req, bool count_only) {
+  try {
+    const auto body = parse_body(req.body);
+    ChatRequest r = anthropic::parse_messages(body);
+    auto model = server.pool().get(r.model);
+    HttpResponse res;
+    if (count_only) {
+      res.body = dump({{"input_tokens", encode_request(*model, r, nullptr).size()}});
+      return res;
+    }
+    auto gen = server.generate(model, r);
+    if (r.stream) return stream_response(gen, anthropic::stream_format(*gen));
+    gen->finish();
+    fill_log(*res.log, *gen);
+    for (const auto& o : gen->outcomes())
+      if (o.failed) return anthropic::error_response(ApiError(500, "server_error", "generation failed: " + o.error));
+    res.body = dump(anthropic::response(*gen));
+    return res;
+  } catch (const ApiError& e) {
+    return anthropic::error_response(e);
+  }
+}
+
+// Embeddings: the backends offer no pooled output yet, so every model answers 400, saying so (after the model is
+// found: an unknown one is still 404).
+HttpResponse embeddings(Server& server, const HttpRequest& req, bool ollama_shape) {
+  try {
+    const auto body = parse_body(req.body);
+    std::string name;
+    read_string(body, "model", name);
+    const auto model = server.pool().get(name);
+    throw bad_request("this model (" + model->name + ") does not support embeddings");
+  } catch (const ApiError& e) {
+    return ollama_shape ? ollama::error_response(e) : openai::error_response(e);
+  }
+}
+
 HttpResponse json_response(const ojson& j) {
   HttpResponse res;
   res.body = dump(j);
+  return res;
+}
+
+// A file of the chat page (src/web). The browser asks again each time (no-cache); the ETag spares it the download
+// when the binary has not changed.
+HttpResponse web_asset(const web::Asset& asset, const HttpRequest& req) {
+  HttpResponse res;
+  res.headers = {{"Cache-Control", "no-cache"}, {"ETag", std::string(asset.etag)}};
+  if (req.header("If-None-Match") == asset.etag) {
+    res.status = 304;
+    return res;
+  }
+  res.content_type = std::string(asset.content_type);
+  res.body = std::string(asset.bytes);
   return res;
 }
 
@@ -109,6 +163,11 @@ void Server::add_routes() {
   both(h, "POST", "/v1/chat/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
   both(h, "POST", "/v1/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, false); });
   both(h, "GET", "/v1/models", [this](const HttpRequest&) { return openai_models(*this); });
+  both(h, "POST", "/v1/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, false); });
+  // Anthropic
+  both(h, "POST", "/v1/messages", [this](const HttpRequest& r) { return anthropic_messages(*this, r, false); });
+  both(h, "POST", "/v1/messages/count_tokens",
+       [this](const HttpRequest& r) { return anthropic_messages(*this, r, true); });
   // The reference system's console_chat.py
   h.route("POST", "/rkllm_chat", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
   // Ollama
@@ -117,7 +176,12 @@ void Server::add_routes() {
   h.route("POST", "/api/show", [this](const HttpRequest& r) { return ollama_show(*this, r); });
   h.route("GET", "/api/tags", [this](const HttpRequest&) { return json_response(ollama::tags(*pool_)); });
   h.route("GET", "/api/ps", [this](const HttpRequest&) { return json_response(ollama::ps(*pool_)); });
+  h.route("POST", "/api/embed", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
+  h.route("POST", "/api/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
   h.route("GET", "/api/version", [](const HttpRequest&) { return json_response(ollama::version()); });
+  // The chat page at / and /assets/... (open without the API key: see http.cpp)
+  for (const auto& a : web::assets())
+    h.route("GET", std::string(a.path), [&a](const HttpRequest& r) { return web_asset(a, r); });
 }
 
 }  // namespace rkchat::server

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "server/anthropic.h"
 #include "server/openai.h"
 #include "server/respond.h"
 
@@ -18,8 +19,12 @@ Server::Server(ServerOptions options)
   auto& h = options_.http;
   // A streamed answer holds a connection: room for every slot and queue place, plus quick requests beside them.
   h.threads = std::max(h.threads, options_.pool.engine.parallel + options_.pool.engine.queue + 8);
+  // Each API's error shape, by path: {"error": "..."} under /api/, Anthropic's on /v1/messages, OpenAI's elsewhere.
   if (!h.error_body)
-    h.error_body = [](const std::string&, int status, const std::string& type, const std::string& msg) {
+    h.error_body = [](const std::string& path, int status, const std::string& type, const std::string& msg) {
+      if (path.starts_with("/api/")) return dump({{"error", msg}});
+      if (path.starts_with("/v1/messages") || path.starts_with("/messages"))
+        return anthropic::error_body(status, type, msg);
       return openai::error_body(status, type, msg);
     };
   h.on_done = [this](const std::string& route, int status, const RequestLog& log) {
@@ -50,15 +55,20 @@ std::shared_ptr<Generation> Server::generate(std::shared_ptr<LoadedModel> model,
 }
 
 void Server::shutdown() {
-  http_->stop();  // no new connections
-  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
-  while (http_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  http_->drain();  // new requests get 503; running ones go on
+  auto settle = [this](std::chrono::steady_clock::duration limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (http_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  };
+  settle(options_.shutdown_timeout);
   {
     std::lock_guard lock(live_mu_);
     for (auto& w : live_)
       if (auto g = w.lock()) g->cancel();  // what is left ends now, each stream with its last event
   }
+  settle(std::chrono::seconds(2));
+  http_->stop();
   http_->wait();
 }
 

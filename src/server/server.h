@@ -28,7 +28,7 @@ class Server {
   ~Server();
   // Binds and serves in the background; returns the port.
   int start();
-  // Stops accepting, lets running requests finish up to shutdown_timeout, then cancels what is left.
+  // Refuses new requests, lets running ones finish up to shutdown_timeout, then cancels what is left.
   void shutdown();
 
   ModelPool& pool() { return *pool_; }

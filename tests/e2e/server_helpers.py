@@ -80,3 +80,19 @@ def sse_events(data):
 
 def ndjson(data):
     return [json.loads(line) for line in data.decode().split("\n") if line.strip()]
+
+
+def open_stream(port, body, path="/v1/chat/completions"):
+    """A raw socket with a streamed request sent and its first data: event received (headers may come apart)."""
+    import socket
+    data = json.dumps(body).encode()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".encode()
+              + f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    got = b""
+    while b"data:" not in got:
+        more = s.recv(4096)
+        if not more:
+            raise RuntimeError(f"the stream ended early: {got!r}")
+        got += more
+    return s

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from server_helpers import Server, post_json, request, sse_events
+from server_helpers import Server, open_stream, post_json, request, sse_events
 
 CHAT = [{"role": "user", "content": "Hello"}]
 
@@ -200,12 +200,7 @@ def test_metrics(qwen3):
 
 
 def test_client_gone_frees_slot(qwen3):
-    import socket
-    body = json.dumps({"messages": CHAT, "stream": True, "max_tokens": -1, "temperature": 1.0}).encode()
-    s = socket.create_connection(("127.0.0.1", qwen3.port))
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    assert b"data:" in s.recv(4096)
+    s = open_stream(qwen3.port, {"messages": CHAT, "stream": True, "max_tokens": -1, "temperature": 1.0})
     s.close()
     import time
     deadline = time.monotonic() + 20
@@ -270,21 +265,29 @@ def test_models_dir_loads_on_use(rkchat_bin, fixtures_dir, tmp_path):
         assert s.stop() == 0
 
 
-def test_sigterm_lets_streams_finish(rkchat_bin, fixtures_dir, tmp_path):
-    s = Server(rkchat_bin, ["-m", str(fixtures_dir / "tiny-qwen3-q8_0.gguf"), "--shutdown-timeout", "20"], tmp_path)
+def test_sigterm_lets_streams_finish(rkchat_bin, smollm2, tmp_path):
+    """SIGTERM mid-stream: new requests get 503, the running stream ends whole ([DONE]), the process exits 0."""
+    s = Server(rkchat_bin, ["-m", smollm2, "-c", "1024", "--shutdown-timeout", "60"], tmp_path)
     s.wait_ready()
-    result = {}
-
-    def client():
-        result["r"] = request(s.url + "/v1/chat/completions",
-                              {"messages": CHAT, "max_tokens": 64, "stream": True, "temperature": 1.0})
-
-    t = threading.Thread(target=client)
-    t.start()
+    sock = open_stream(s.port, {"messages": CHAT, "max_tokens": 200, "stream": True, "temperature": 0,
+                                "stream_options": {"include_usage": True}})
+    s.proc.send_signal(signal.SIGTERM)
     import time
-    time.sleep(0.3)
-    assert s.stop(signal.SIGTERM) == 0
-    t.join(30)
-    status, _, data = result["r"]
-    assert status == 200 and sse_events(data)[-1] == "[DONE]"
+    time.sleep(0.2)
+    status, _, _ = request(s.url + "/v1/models")
+    assert status == 503
+    data = b""
+    while True:
+        more = sock.recv(65536)
+        if not more:
+            break
+        data += more
+        if b"data: [DONE]" in data:
+            break
+    sock.close()
+    assert s.stop() == 0
+    events = [e for e in data.decode(errors="replace").split("\n") if e.startswith("data: ")]
+    assert events[-1] == "data: [DONE]"
+    usage = json.loads(events[-2][len("data: "):])["usage"]
+    assert usage["completion_tokens"] > 20  # it ran on after the signal
     assert "stopped" in s.stderr()

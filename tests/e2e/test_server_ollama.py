@@ -100,3 +100,8 @@ def test_official_ollama_client(srv):
     assert g.done
     assert [m.model for m in client.list().models] == ["qwen3-tiny:latest"]
     assert "completion" in client.show("qwen3-tiny").capabilities
+
+
+def test_unknown_api_route_error_shape(srv):
+    status, _, data = request(srv.url + "/api/nothing")
+    assert status == 404 and isinstance(json.loads(data)["error"], str)

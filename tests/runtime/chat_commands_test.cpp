@@ -73,5 +73,33 @@ TEST_F(ChatCommands, HelpStatsAndUnknown) {
   EXPECT_NE(out.str().find("unknown command /frobnicate"), std::string::npos);
 }
 
+// The same commands for a chat whose model is elsewhere (`rkchat chat --server`): they act on the options and
+// call the client's reset and stats.
+TEST(ChatControlsCommands, ActOnTheOptionsAndCallTheClient) {
+  SessionOptions options;
+  int resets = 0;
+  ChatControls chat{options, [&resets] { ++resets; },
+                    [](std::ostream& o) {
+                      SessionTotals t;
+                      t.turns = 3;
+                      print_totals(t, o);
+                    }};
+  std::ostringstream out;
+  EXPECT_EQ(handle_command("/set temp 0.5", chat, out), CommandResult::handled);
+  EXPECT_FLOAT_EQ(options.generate.sampling.temperature, 0.5f);
+  handle_command("/think off", chat, out);
+  EXPECT_FALSE(options.enable_thinking);
+  handle_command("/system Be brief.", chat, out);
+  EXPECT_EQ(options.system, "Be brief.");
+  EXPECT_EQ(resets, 1);
+  handle_command("/reset", chat, out);
+  EXPECT_EQ(resets, 2);
+  out.str("");
+  handle_command("/stats", chat, out);
+  EXPECT_NE(out.str().find("turns: 3,"), std::string::npos);
+  EXPECT_EQ(handle_command("hello", chat, out), CommandResult::message);
+  EXPECT_EQ(handle_command("/quit", chat, out), CommandResult::quit);
+}
+
 }  // namespace
 }  // namespace rkchat::runtime

@@ -8,6 +8,15 @@ const path = require('path');
 const BIN = process.env.RKCHAT_BIN || path.join(__dirname, '../../build/ci/rkchat');
 const FIXTURES = process.env.RKCHAT_FIXTURES_DIR || path.join(__dirname, '../../../shared/fixtures');
 
+// The model folders made for a run go when it ends.
+const tempDirs = [];
+process.on('exit', () => { for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true }); });
+const tempDir = (prefix) => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -24,16 +33,25 @@ function freePort() {
 function modelsDir() {
   const smollm2 = process.env.RKCHAT_SMOLLM2;
   if (!smollm2 || !fs.existsSync(smollm2)) throw new Error('RKCHAT_SMOLLM2 must name SmolLM2 (scripts/fetch-smollm2.sh)');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkchat-web-models-'));
+  const dir = tempDir('rkchat-web-models-');
   fs.symlinkSync(smollm2, path.join(dir, 'smollm2.gguf'));
   fs.symlinkSync(path.join(FIXTURES, 'tiny-qwen3-q8_0.gguf'), path.join(dir, 'tiny-qwen3.gguf'));
+  return dir;
+}
+
+// A folder with one model whose file is cut short: it is listed, and fails when it loads.
+function brokenModelDir() {
+  const dir = tempDir('rkchat-web-broken-');
+  const whole = fs.readFileSync(path.join(FIXTURES, 'tiny-qwen3-q8_0.gguf'));
+  fs.writeFileSync(path.join(dir, 'broken.gguf'), whole.subarray(0, Math.floor(whole.length / 2)));
   return dir;
 }
 
 // Starts the server with `args` and waits (up to 60 s) until /health answers.
 async function startServer(args) {
   const port = await freePort();
-  const proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(port), '--parallel', '2', ...args],
+  const parallel = args.includes('--parallel') ? [] : ['--parallel', '2'];
+  const proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(port), ...parallel, ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => { log = (log + d).slice(-4000); });
@@ -75,4 +93,4 @@ async function metric(url, name, headers = {}) {
   return sum;
 }
 
-module.exports = { startServer, modelsDir, metric };
+module.exports = { startServer, modelsDir, brokenModelDir, metric };
