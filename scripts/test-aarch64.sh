@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Cross-builds the tests for aarch64 (preset "aarch64") and runs them under qemu-user as two CPUs: a Cortex-A76
-# (dot product: the neon-dot kernels) and a Cortex-A53 (no dot product: the plain NEON path). Fails if a build or
-# a test fails, or if the two CPUs do not pick neon-dot and neon. Needs scripts/install-aarch64-deps.sh.
+# Cross-builds the tests and the rkchat binary for aarch64 (preset "aarch64") and runs the tests under qemu-user as
+# two CPUs: a Cortex-A76 (dot product: the neon-dot kernels) and a Cortex-A53 (no dot product: the plain NEON path);
+# then the binary a board runs, as a Cortex-A76 on SmolLM2 (scripts/fetch-smollm2.sh): `run` and a short `bench`.
+# Fails if a build or a test fails, if the two CPUs do not pick neon-dot and neon, or if run/bench fail or print
+# nothing. Needs scripts/install-aarch64-deps.sh.
 # RKCHAT_JOBS sets the build parallelism (default 2).
 set -uo pipefail
 
@@ -30,7 +32,7 @@ for t in test_model test_backends; do
   if grep -q "^$t:" <<<"$all_targets"; then targets+=("$t"); fi
 done
 echo "test-aarch64: building ${targets[*]}"
-nice ninja -C "$build" -j"${RKCHAT_JOBS:-2}" "${targets[@]}" || die "build failed"
+nice ninja -C "$build" -j"${RKCHAT_JOBS:-2}" "${targets[@]}" rkchat || die "build failed"
 
 passed=0
 failed=0
@@ -59,6 +61,20 @@ for cpu in "${cpus[@]}"; do
     summary+=("$(printf '%-4s %-11s %-14s %s' "$status" "$cpu" "$t" "$detail")")
   done
 done
+
+# The whole binary on a real model, as a board runs it: a greedy answer (stdout must hold words), then one short
+# bench repetition (its table must give a decode figure).
+smollm2="$(bash "$root/scripts/fetch-smollm2.sh" | tail -n 1)"
+a76=(qemu-aarch64-static -cpu cortex-a76 "$build/rkchat")
+check_binary() {  # name, pattern stdout must match, rkchat arguments...
+  local name=$1 want=$2 out="$logdir/rkchat-$1.cortex-a76.out" status=FAIL
+  shift 2
+  if "${a76[@]}" "$@" >"$out" 2>"$out.err" && grep -Eq "$want" "$out"; then status=PASS; fi
+  if [ "$status" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)) && cat "$out" "$out.err"; fi
+  summary+=("$(printf '%-4s %-11s %-14s %s' "$status" cortex-a76 "rkchat $name" "$(tail -n 1 "$out" | cut -c1-70)")")
+}
+check_binary run '[[:alpha:]]{2}' run -m "$smollm2" -t 2 --temp 0 -n 12 -p "What is the capital of France?"
+check_binary bench 'gguf +2 +[0-9.]+ +[0-9.]+' bench -m "$smollm2" -t 2 -r 1 --prompt-tokens 16 --gen-tokens 4
 
 echo "test-aarch64: summary (logs in $logdir)"
 printf '  %s\n' "${summary[@]}"

@@ -6,7 +6,7 @@
 // are -- and the offset 8 comes off in int16: maddubs(q, x) - maddubs(8, x) is sum (q - 8) x per pair, exact
 // (|.| <= 2048), and the second term is shared by the tile's rows. The nibbles unpack by one 128-bit broadcast
 // load and one variable shift (low lane by 0, high lane by 4). Q8_0 keeps the sign trick; both read 4 rows per
-// activation load and take each row's scale as a scalar product (d_w * d_x rounded to float, as the reference).
+// activation load and convert the tile's 4 row scales at once.
 //
 // Float order: that of ref_lanes.h exactly (lane k of a block is the exact int32 sum of elements 4k..4k+3, one
 // fma per lane and block, AVX2's horizontal sum at the end), so these agree bit for bit with the reference.
@@ -88,11 +88,21 @@ struct Gemv {
     const uint8_t* a0 = g.a + t * g.a_row_bytes;
     for (int64_t blk = 0; blk < g.cols / QK8_0; ++blk) {
       const Act a = W::act(a0 + blk * sizeof(BlockQ8_0));
+      const uint8_t* p0 = w0 + blk * W::kBytes;
+      // The M row scales converted and multiplied by d_x together (each product rounded to float, as the reference).
+      __m128i h = _mm_setzero_si128();
       for (int i = 0; i < M; ++i) {
-        const uint8_t* p = w0 + i * g.w_row_bytes + blk * W::kBytes;
+        uint16_t d;
+        std::memcpy(&d, p0 + i * g.w_row_bytes, 2);
+        h = _mm_insert_epi16(h, d, i);
+      }
+      const __m256 scales = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(h), _mm_set1_ps(a.d)));
+      for (int i = 0; i < M; ++i) {
+        const uint8_t* p = p0 + i * g.w_row_bytes;
         tiles::prefetch_next_tile<M>(p, g.w_row_bytes, W::kBytes);
         const __m256i sum = _mm256_madd_epi16(W::pairs(p, a), ones);
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(load_fp16(p) * a.d), acc[i]);
+        const __m256 scale = _mm256_permutevar8x32_ps(scales, _mm256_set1_epi32(i));
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[i]);
       }
     }
     for (int i = 0; i < M; ++i) g.y[t * g.ldy + r + i] = hsum(acc[i]);
