@@ -68,6 +68,10 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_option("--gen-tokens", o->bench.gen_tokens, "Tokens generated for the decode figure")
       ->check(one)
       ->capture_default_str();
+  cmd->add_option("-d,--depth", o->bench.depths,
+                  "Tokens already in the cache before the prompt, e.g. 0,4096 (as llama-bench -d); one row each")
+      ->check(in_range(runtime::limits::non_negative))
+      ->delimiter(',');
   cmd->add_option("-r,--repetitions", o->bench.repetitions, "Runs per figure (the median is reported)")
       ->check(one)
       ->capture_default_str();
