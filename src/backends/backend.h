@@ -47,10 +47,11 @@ struct ModelInfo {
   uint64_t file_bytes = 0;
   uint64_t n_params = 0;  // 0 when unknown
   int n_vocab = 0;
-  int n_ctx_train = 0;          // the model's own context limit
-  int n_ctx = 0;                // the context this load was opened with
-  int threads = 0;              // CPU threads the backend runs (after capping at the cores); 0 when not its own
-  std::string toolkit_version;  // .rkllm only
+  int n_ctx_train = 0;              // the model's own context limit
+  int n_ctx = 0;                    // the context this load was opened with
+  int threads = 0;                  // CPU threads the backend runs (after capping at the cores); 0 when not its own
+  uint64_t kv_bytes_per_token = 0;  // KV cache bytes one token of context adds (and decode reads); 0 when unknown
+  std::string toolkit_version;      // .rkllm only
 };
 
 struct LoadOptions {

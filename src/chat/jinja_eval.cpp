@@ -444,8 +444,9 @@ class Evaluator {
 
 }  // namespace
 
-std::string render(const Body& body, const SourceMap& map, const std::vector<std::pair<std::string, Value>>& vars) {
-  WorkBudget budget;
+std::string render(const Body& body, const SourceMap& map, const std::vector<std::pair<std::string, Value>>& vars,
+                   uint64_t max_work) {
+  WorkBudget budget(max_work);
   return Evaluator(map).run(body, vars);
 }
 

@@ -23,6 +23,7 @@ inline constexpr int kMaxValueDepth = 256;
 
 // `vars` become the template's variables, over jinja2's globals (range, namespace, dict). Throws TemplateError:
 // with "line L, column C: message" for evaluation errors, or as raised by a callable (raise_exception).
-std::string render(const Body& body, const SourceMap& map, const std::vector<std::pair<std::string, Value>>& vars);
+std::string render(const Body& body, const SourceMap& map, const std::vector<std::pair<std::string, Value>>& vars,
+                   uint64_t max_work = kMaxWork);
 
 }  // namespace rkchat::chat::jinja

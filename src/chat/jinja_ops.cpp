@@ -158,15 +158,23 @@ namespace {
 }
 
 Value repeat(const Value& seq, int64_t n) {
-  if (n <= 0) return seq.is_string() ? Value(std::string()) : Value(List{});
+  const size_t size = seq.is_string() ? seq.str().size() : seq.list().size();
+  if (n <= 0 || size == 0) return seq.is_string() ? Value(std::string()) : Value(List{});
+  size_t total = 0;
+  const bool too_big = __builtin_mul_overflow(size, static_cast<uint64_t>(n), &total);
   if (seq.is_string()) {
-    if (seq.str().size() * static_cast<uint64_t>(n) > kMaxStringBytes)
-      check_size(std::string(kMaxStringBytes + 1, ' '));
+    if (too_big || total > kMaxStringBytes)
+      throw EvalError("string grows beyond " + std::to_string(kMaxStringBytes) + " bytes");
+    // By doubling: 'x' * 16000000 is 24 appends, not 16 million.
     std::string out;
-    for (int64_t i = 0; i < n; ++i) out += seq.str();
+    out.reserve(total);
+    out = seq.str();
+    while (out.size() * 2 <= total) out.append(out);
+    out.append(out, 0, total - out.size());
     return Value(std::move(out));
   }
-  if (seq.list().size() * static_cast<uint64_t>(n) > kMaxListItems) check_size(List(kMaxListItems + 1));
+  if (too_big || total > kMaxListItems)
+    throw EvalError("list grows beyond " + std::to_string(kMaxListItems) + " items");
   List out;
   for (int64_t i = 0; i < n; ++i) out.insert(out.end(), seq.list().begin(), seq.list().end());
   return Value(std::move(out));

@@ -200,6 +200,7 @@ bool is_cased(uint32_t c) { return to_upper_cp(c) != c || to_lower_cp(c) != c; }
 // bytes that are not valid UTF-8 pass through unchanged.
 template <class Fn>
 std::string map_codepoints(const std::string& s, Fn fn) {
+  charge_work(s.size() * 4);  // decoding, mapping and encoding each code point costs several copies of a byte
   std::string out;
   out.reserve(s.size());
   bool prev_cased = false;

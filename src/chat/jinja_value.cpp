@@ -11,22 +11,24 @@ namespace {
 
 thread_local bool work_counted = false;
 thread_local uint64_t work_done = 0;
+thread_local uint64_t work_limit = 0;
 
 }  // namespace
 
 void charge_work(uint64_t units) {
   if (!work_counted) return;
   work_done += units;
-  if (work_done > static_cast<uint64_t>(kMaxWork)) {
+  if (work_done > work_limit) {
     work_counted = false;  // the error unwinds through code that charges too
-    throw EvalError("template does too much work (over " + std::to_string(kMaxWork / 1'000'000) +
+    throw EvalError("template does too much work (over " + std::to_string(work_limit / 1'000'000) +
                     "M units: bytes processed, " + std::to_string(kItemWork) + " per item)");
   }
 }
 
-WorkBudget::WorkBudget() {
+WorkBudget::WorkBudget(uint64_t limit) {
   work_counted = true;
   work_done = 0;
+  work_limit = limit;
 }
 
 WorkBudget::~WorkBudget() { work_counted = false; }

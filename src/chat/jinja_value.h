@@ -30,10 +30,10 @@ inline constexpr int64_t kItemWork = 32;
 // Throws EvalError naming the limit when the current render's budget is spent.
 void charge_work(uint64_t units);
 inline void charge_items(uint64_t n) { charge_work(n * kItemWork); }
-// A fresh budget for one render on this thread (renders do not nest).
+// A fresh budget of `limit` units for one render on this thread (renders do not nest).
 class WorkBudget {
  public:
-  WorkBudget();
+  explicit WorkBudget(uint64_t limit);
   ~WorkBudget();
   WorkBudget(const WorkBudget&) = delete;
   WorkBudget& operator=(const WorkBudget&) = delete;

@@ -44,6 +44,7 @@ struct ChatTemplate::Impl {
   jinja::SourceMap map;
   jinja::Body body;
   std::function<std::string(const std::string&)> strftime_now = local_strftime;
+  uint64_t max_work = jinja::kMaxWork;
 
   template <class Json>
   std::string render(const Json& messages, const Json& tools, const Json& vars) const;
@@ -80,7 +81,7 @@ std::string ChatTemplate::Impl::render(const Json& messages, const Json& tools, 
     }
   }
   try {
-    return jinja::render(body, map, variables);
+    return jinja::render(body, map, variables, max_work);
   } catch (const TemplateError&) {
     throw;
   } catch (const std::exception& e) {  // an unexpected failure inside a built-in: still a template error
@@ -106,6 +107,8 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const n
 void ChatTemplate::set_strftime_now(std::function<std::string(const std::string& fmt)> fn) {
   impl_->strftime_now = std::move(fn);
 }
+
+void ChatTemplate::set_max_work(uint64_t units) { impl_->max_work = units; }
 
 const std::string& chatml_template() {
   static const std::string tmpl =

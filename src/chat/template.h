@@ -2,6 +2,7 @@
 // transformers does (trim_blocks, lstrip_blocks, loopcontrols, raise_exception, strftime_now, tojson).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,12 +12,14 @@
 namespace rkchat::chat {
 
 // A template that cannot be parsed or rendered. `refused` is true when the template itself refused the input
-// through raise_exception(msg); message() is then exactly msg and what() says that the chat template raised it
-// ("chat template raised: msg"), so that a caller printing what() names the culprit.
+// through raise_exception(msg); message() is then exactly msg. what() names the culprit for a caller that prints
+// it as it is: "chat template raised: msg" for a refusal, "chat template: line L, column C: ..." otherwise.
 class TemplateError : public std::runtime_error {
  public:
   TemplateError(const std::string& msg, bool refused)
-      : std::runtime_error(refused ? "chat template raised: " + msg : msg), message_(msg), refused_(refused) {}
+      : std::runtime_error((refused ? "chat template raised: " : "chat template: ") + msg),
+        message_(msg),
+        refused_(refused) {}
   bool refused() const { return refused_; }
   const std::string& message() const { return message_; }
 
@@ -44,6 +47,9 @@ class ChatTemplate {
 
   // What strftime_now(fmt) returns; by default the local time formatted by strftime. Tests pin the date.
   void set_strftime_now(std::function<std::string(const std::string& fmt)> fn);
+  // The work budget of each render (default 128M units, about a byte each; see jinja::kMaxWork). The fuzzers
+  // lower it so that hostile inputs stop sooner under the sanitizers.
+  void set_max_work(uint64_t units);
 
  private:
   struct Impl;

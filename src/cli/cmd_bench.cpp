@@ -65,6 +65,9 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_option("--prompt-tokens", o->bench.prompt_tokens, "Prompt length for the prefill figure")
       ->capture_default_str();
   cmd->add_option("--gen-tokens", o->bench.gen_tokens, "Tokens generated for the decode figure")->capture_default_str();
+  cmd->add_option("-d,--depth", o->bench.depths,
+                  "Tokens already in the cache before the prompt, e.g. 0,4096 (as llama-bench -d); one row each")
+      ->delimiter(',');
   cmd->add_option("-r,--repetitions", o->bench.repetitions, "Runs per figure (the median is reported)")
       ->capture_default_str();
   cmd->add_option("--thread-counts", o->thread_counts, "Measure with each of these thread counts, e.g. 1,4")

@@ -86,7 +86,7 @@ int run_template(const TemplateOptions& o) {
     std::fwrite(prompt.data(), 1, prompt.size(), stdout);
     return 0;
   } catch (const chat::TemplateError& e) {
-    if (!e.refused()) throw std::runtime_error(std::string("chat template: ") + e.what());
+    if (!e.refused()) throw std::runtime_error(e.what());
     std::fprintf(stderr, "rkchat: the chat template refused the conversation: %s\n", e.message().c_str());
     return 2;
   }

@@ -26,6 +26,7 @@ bool has_avx512vnni(const CpuFeatures& f) {
 void fill_avx2_all(KernelTable& t) {
   fill_avx2(t);
   fill_kquants_avx2(t);
+  fill_attention_avx2(t);
 }
 // AVX2 first, so anything the AVX-512 files leave out still runs vectorized.
 void fill_avx512vnni_all(KernelTable& t) {
@@ -34,6 +35,7 @@ void fill_avx512vnni_all(KernelTable& t) {
   fill_avx512vnni_rows(t);
   fill_kquants_avx512vnni(t);
   fill_kquants_avx512vnni_rows(t);
+  fill_attention_avx512(t);
 }
 #endif
 
@@ -53,10 +55,15 @@ const IsaInfo kIsas[] = {
      }},
 #endif
 #if defined(RKCHAT_HAVE_ARM_KERNELS)
-    {"neon", [](const CpuFeatures& f) { return f.neon; }, [](KernelTable& t) { fill_neon_base(t); }},
+    {"neon", [](const CpuFeatures& f) { return f.neon; },
+     [](KernelTable& t) {
+       fill_neon_base(t);
+       fill_attention_neon(t);
+     }},
     {"neon-dot", [](const CpuFeatures& f) { return f.neon && f.neon_dotprod; },
      [](KernelTable& t) {
        fill_neon_base(t);
+       fill_attention_neon(t);
        fill_neon_dot(t);
        fill_neon_dot_rows(t);
        fill_kquants_neon_dot(t);
@@ -89,6 +96,7 @@ KernelTable build(const IsaInfo& isa) {
   KernelTable t;
   fill_ref(t);
   fill_kquants_ref(t);
+  fill_attention_ref(t);
   isa.fill(t);
   t.isa = isa.name;
   return t;

@@ -9,6 +9,8 @@
 
 namespace rkchat::kernels {
 
+struct AttendSpan;
+
 // Products of one weight type with its activation format.
 struct TypeKernels {
   QType act = QType::F32;  // activation format this weight type multiplies with (F32, Q8_0, Q8_1 or Q8_K)
@@ -25,13 +27,17 @@ struct KernelTable {
   void (*quantize_row_q8_1)(const float* x, void* dst, int64_t n) = nullptr;
   void (*quantize_row_q8_k)(const float* x, void* dst, int64_t n) = nullptr;
   TypeKernels f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q5_k, q6_k;
-  const TypeKernels* for_type(QType t) const;  // nullptr for an unsupported weight type
+  void (*attend_span)(const AttendSpan& a) = nullptr;  // attention.h
+  const TypeKernels* for_type(QType t) const;          // nullptr for an unsupported weight type
 };
 
 // Fillers, one per ISA and family. The dispatcher calls the reference ones, then those of the chosen ISA.
-void fill_ref(KernelTable& t);          // ref.cpp: F32/F16/BF16/Q8_0/Q4_0/Q4_1 and activation quantizers
-void fill_kquants_ref(KernelTable& t);  // kquants_ref.cpp: Q4_K/Q5_K/Q6_K and the Q8_K quantizer
+void fill_ref(KernelTable& t);            // ref.cpp: F32/F16/BF16/Q8_0/Q4_0/Q4_1 and activation quantizers
+void fill_kquants_ref(KernelTable& t);    // kquants_ref.cpp: Q4_K/Q5_K/Q6_K and the Q8_K quantizer
+void fill_attention_ref(KernelTable& t);  // attention.cpp
 #if defined(RKCHAT_HAVE_X86_KERNELS)
+void fill_attention_avx2(KernelTable& t);
+void fill_attention_avx512(KernelTable& t);
 void fill_avx2(KernelTable& t);
 void fill_kquants_avx2(KernelTable& t);
 void fill_avx2_gemv(KernelTable& t);  // x86_avx2_gemv.cpp: Q4_0/Q8_0 decode, on top of fill_avx2 (AVX2 only)
@@ -42,7 +48,8 @@ void fill_kquants_avx512vnni_rows(KernelTable& t);  // x86_avx512vnni_kquants_ro
 void fill_amx(KernelTable& t);  // x86_amx.cpp: Q8_0 prefill tiles; on top of (and falling back to) avx512vnni
 #endif
 #if defined(RKCHAT_HAVE_ARM_KERNELS)
-void fill_neon_base(KernelTable& t);  // arm_neon_base.cpp: plain NEON (no dot product)
+void fill_attention_neon(KernelTable& t);  // arm_neon_base_attention.cpp, for both NEON levels
+void fill_neon_base(KernelTable& t);       // arm_neon_base.cpp: plain NEON (no dot product)
 void fill_neon_dot(KernelTable& t);
 void fill_neon_dot_rows(KernelTable& t);  // arm_neon_dot_rows.cpp: prefill over 4-row tiles, on top of the above
 void fill_kquants_neon_dot(KernelTable& t);

@@ -70,6 +70,10 @@ class Model {
   void validate(const Batch& batch, const KvCache& cache) const;
   void forward_chunk(const Batch& batch, int begin, int end, KvCache& cache, kernels::ThreadPool& pool, float*& logits);
   void attention_layer(int layer, const Batch& batch, int begin, int n, KvCache& cache, kernels::ThreadPool& pool);
+  // att_ = attention of the chunk's rows over their sequences' cached positions.
+  void attend_rows(int layer, const Batch& batch, int begin, int n, KvCache& cache, kernels::ThreadPool& pool);
+  void attend_rows_unblocked(int layer, const Batch& batch, int begin, int n, KvCache& cache,
+                             kernels::ThreadPool& pool);
   void ffn_layer(int layer, int n, kernels::ThreadPool& pool);
   // xn_[t] = rmsnorm(x_[t]) * weight for the first n rows, rows split across the pool.
   void norm_rows(const float* weight, int n, kernels::ThreadPool& pool);
@@ -94,6 +98,8 @@ class Model {
   std::vector<float> cos_;     // [n, n_rot / 2]
   std::vector<float> sin_;     // [n, n_rot / 2]
   std::vector<float> scores_;  // [threads, n_ctx] attention scratch, sized on first use per cache
+  std::vector<float> states_;  // [n, n_head, spans, head_dim + 2] attention states per span, sized on first use
+  std::vector<std::pair<int, int>> tiles_;  // attention tiles: [first row, end row) of one sequence
   kernels::Workspace ws_;
 };
 

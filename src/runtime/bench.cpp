@@ -57,6 +57,8 @@ struct Runner {
     return it->second;
   }
 
+  // Prefill of the prompt and decode after it, with r.depth tokens already in the cache (filled before each
+  // repetition, not counted), as llama-bench -d.
   void measure_speed(backends::Conversation& conv, const backends::Backend& backend, BenchResult& r) const {
     backends::GenerateOptions g;
     g.sampling.temperature = 0;
@@ -66,20 +68,30 @@ struct Runner {
     auto warm = synthetic_prompt(backend, std::min(8, opt.prompt_tokens));
     g.max_tokens = 2;
     conv.generate(warm, g, noop);
-    g.max_tokens = opt.gen_tokens;
-    const auto input = synthetic_prompt(backend, opt.prompt_tokens);
+    backends::TurnInput fill;
+    if (r.depth > 0) {
+      fill = synthetic_prompt(backend, r.depth);
+      if (fill.tokens.empty()) throw backends::Error(r.model + ": --depth needs a backend that takes token ids");
+    }
+    auto input = synthetic_prompt(backend, opt.prompt_tokens);
+    input.tokens.insert(input.tokens.begin(), fill.tokens.begin(), fill.tokens.end());
     std::vector<double> prefill, ttft, decode;
     for (int rep = 1; rep <= opt.repetitions; ++rep) {
       conv.clear();
+      if (r.depth > 0) {
+        g.max_tokens = 0;
+        conv.generate(fill, g, noop);
+      }
+      g.max_tokens = opt.gen_tokens;
       const auto s = conv.generate(input, g, noop);
       if (s.stop == backends::StopReason::error) throw backends::Error(r.model + ": " + s.error);
       prefill.push_back(prefill_tok_s(s));
       ttft.push_back(s.ttft_ms / 1000.0);
       decode.push_back(decode_tok_s(s));
-      r.prompt_tokens = s.prompt_tokens;
+      r.prompt_tokens = s.prompt_tokens - s.cached_tokens;
       r.gen_tokens = s.gen_tokens;
-      say(fmt::format("  {} t={} run {}/{}: prefill {:.1f} tok/s, TTFT {:.3f} s, decode {:.2f} tok/s", r.model,
-                      r.threads, rep, opt.repetitions, prefill.back(), ttft.back(), decode.back()));
+      say(fmt::format("  {} t={} depth {} run {}/{}: prefill {:.1f} tok/s, TTFT {:.3f} s, decode {:.2f} tok/s", r.model,
+                      r.threads, r.depth, rep, opt.repetitions, prefill.back(), ttft.back(), decode.back()));
     }
     r.prefill_tok_s = spread_of(prefill);
     r.ttft_s = spread_of(ttft);
@@ -101,13 +113,17 @@ struct Runner {
     }
   }
 
-  BenchResult run(const std::string& path, int threads) {
+  // One row per depth; the model is loaded once for all of them.
+  void run(const std::string& path, int threads, std::vector<BenchResult>& out) {
     BenchResult r;
     r.file = path;
     r.threads = threads;
     auto lo = opt.load;
     lo.path = path;
     lo.threads = threads;
+    const int deepest = *std::max_element(opt.depths.begin(), opt.depths.end());
+    // Without -c, a context that holds the deepest run (the default context may be shorter).
+    if (lo.n_ctx <= 0 && deepest > 0) lo.n_ctx = deepest + opt.prompt_tokens + opt.gen_tokens + 16;
     say(fmt::format("loading {} ({} threads)", path, threads));
     reset_peak_rss();
     const auto t0 = std::chrono::steady_clock::now();
@@ -118,16 +134,25 @@ struct Runner {
     r.backend = info.backend;
     r.size_bytes = info.file_bytes;
     if (info.threads > 0) r.threads = info.threads;  // the CPU backend caps the count at the cores
-    {
-      auto conv = backend->start_conversation();
-      measure_speed(*conv, *backend, r);
+    const double bw = bandwidth_for(r.threads, path);
+    for (int depth : opt.depths) {
+      BenchResult d = r;
+      d.depth = depth;
+      {
+        auto conv = backend->start_conversation();
+        measure_speed(*conv, *backend, d);
+      }
+      if (!opt.prompts.empty() && depth == opt.depths.front()) run_prompts(*backend, d);
+      d.peak_rss_bytes = peak_rss_bytes();
+      d.bandwidth_gb_s = bw;
+      // A decoded token reads the weights and the cache up to its position (on average the middle of the decode).
+      d.kv_bytes_read = static_cast<uint64_t>((depth + d.prompt_tokens + d.gen_tokens / 2.0) *
+                                              static_cast<double>(info.kv_bytes_per_token));
+      const double bytes = static_cast<double>(d.size_bytes + d.kv_bytes_read);
+      const double roofline_tok_s = d.size_bytes ? d.bandwidth_gb_s * 1e9 / bytes : 0;
+      d.roofline_pct = roofline_tok_s > 0 ? 100.0 * d.decode_tok_s.median / roofline_tok_s : 0;
+      out.push_back(std::move(d));
     }
-    if (!opt.prompts.empty()) run_prompts(*backend, r);
-    r.peak_rss_bytes = peak_rss_bytes();
-    r.bandwidth_gb_s = bandwidth_for(r.threads, path);
-    const double roofline_tok_s = r.size_bytes ? r.bandwidth_gb_s * 1e9 / static_cast<double>(r.size_bytes) : 0;
-    r.roofline_pct = roofline_tok_s > 0 ? 100.0 * r.decode_tok_s.median / roofline_tok_s : 0;
-    return r;
   }
 };
 
@@ -158,10 +183,12 @@ std::vector<BenchResult> run_bench(const BenchOptions& options) {
   if (options.prompt_tokens < 1 || options.gen_tokens < 2) {
     throw backends::Error("bench: --prompt-tokens must be >= 1 and --gen-tokens >= 2");
   }
+  if (options.depths.empty() || *std::min_element(options.depths.begin(), options.depths.end()) < 0)
+    throw backends::Error("bench: --depth takes token counts >= 0");
   Runner runner{options, {}};
   std::vector<BenchResult> results;
   for (const auto& model : options.models) {
-    for (int threads : options.threads) results.push_back(runner.run(model, threads));
+    for (int threads : options.threads) runner.run(model, threads, results);
   }
   return results;
 }

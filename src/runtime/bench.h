@@ -19,6 +19,7 @@ struct BenchOptions {
   std::vector<int> threads = {0};  // thread counts to measure (0: the backend's default)
   int prompt_tokens = 128;
   int gen_tokens = 64;
+  std::vector<int> depths = {0};  // tokens already in the cache before the prompt (as llama-bench -d)
   int repetitions = 3;
   std::vector<std::string> prompts;                  // realistic mode when not empty
   backends::GenerateOptions generate;                // realistic mode: sampling and the token limit
@@ -44,6 +45,7 @@ struct BenchResult {
   std::string backend;
   uint64_t size_bytes = 0;
   int threads = 0;
+  int depth = 0;  // tokens in the cache before the prompt
   double load_s = 0;
   int prompt_tokens = 0;
   Spread prefill_tok_s;
@@ -52,7 +54,8 @@ struct BenchResult {
   Spread decode_tok_s;
   uint64_t peak_rss_bytes = 0;
   double bandwidth_gb_s = 0;
-  double roofline_pct = 0;  // decode / (bandwidth / bytes read per token)
+  uint64_t kv_bytes_read = 0;  // KV cache bytes a decoded token reads, on average over the decode
+  double roofline_pct = 0;     // decode / (bandwidth / (weight + KV bytes read per token))
   int repetitions = 0;
   std::vector<PromptRun> prompt_runs;  // realistic mode
 };

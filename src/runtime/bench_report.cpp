@@ -12,8 +12,8 @@ namespace {
 
 using Row = std::vector<std::string>;
 
-const Row kHeader = {"model",        "threads",  "load s",  "prefill tok/s", "TTFT s",
-                     "decode tok/s", "peak RSS", "BW GB/s", "roofline"};
+const Row kHeader = {"model",  "threads",      "depth",    "load s",  "prefill tok/s",
+                     "TTFT s", "decode tok/s", "peak RSS", "BW GB/s", "roofline"};
 
 // "12.3 ±0.4": the median and half the range of the repetitions.
 std::string with_spread(const Spread& s, int decimals) {
@@ -27,6 +27,7 @@ std::string file_name(const std::string& path) { return path.substr(path.find_la
 Row row_of(const BenchResult& r) {
   return {file_name(r.file),
           std::to_string(r.threads),
+          std::to_string(r.depth),
           fmt::format("{:.2f}", r.load_s),
           with_spread(r.prefill_tok_s, 1),
           with_spread(r.ttft_s, 3),
@@ -125,11 +126,13 @@ std::string bench_markdown(const MachineInfo& m, const BenchOptions& opt, const 
   out += markdown_row({"Memory", human_bytes(m.memory_bytes)});
   out += markdown_row({"OS", m.os + " (" + m.arch + ")"});
   out += fmt::format(
-      "\n## Method\n\nEach model: the time to load it, then {} repetition(s) of a {}-token prompt processed from an "
-      "empty cache followed by {} generated tokens (greedy, end-of-turn ignored), after one uncounted warm-up. "
+      "\n## Method\n\nEach model: the time to load it, then {} repetition(s) of a {}-token prompt processed after "
+      "`depth` tokens already in the cache (filled before each repetition, not counted) followed by {} generated "
+      "tokens (greedy, end-of-turn ignored), after one uncounted warm-up. "
       "Figures are medians; ± is half the range over the repetitions. Decode speed counts the tokens after the "
       "first over the time from the first to the last. Roofline: the measured read bandwidth divided by the bytes "
-      "read per generated token (the model file's size) is the fastest decode the memory allows; the share is "
+      "read per generated token (the model file's size plus the KV cache up to the token's position) is the fastest "
+      "decode the memory allows; the share is "
       "the measured decode speed over it. Peak RSS is the process's resident high-water mark while the model "
       "ran.\n\n## Results\n\n",
       opt.repetitions, opt.prompt_tokens, opt.gen_tokens);
@@ -158,6 +161,8 @@ nlohmann::json bench_json(const MachineInfo& m, const std::vector<BenchResult>& 
                         {"size_bytes", r.size_bytes},
                         {"backend", r.backend},
                         {"threads", r.threads},
+                        {"depth", r.depth},
+                        {"kv_bytes_read", r.kv_bytes_read},
                         {"load_s", r.load_s},
                         {"prompt_tokens", r.prompt_tokens},
                         {"prefill_tok_s", r.prefill_tok_s.median},

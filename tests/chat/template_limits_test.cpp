@@ -25,7 +25,7 @@ std::string error_of(const std::string& source, const json& messages = one_messa
     render(source, messages);
   } catch (const TemplateError& e) {
     EXPECT_FALSE(e.refused());
-    return e.what();
+    return e.message();
   }
   ADD_FAILURE() << "rendered without an error: " << source.substr(0, 80);
   return "";
@@ -108,7 +108,7 @@ TEST(TemplateLimits, DeeplyNestedMessagesAreRefusedNamingTheVariable) {
     ChatTemplate(plain).render(one_message(), nullptr, json{{"extra", json::parse(nested_brackets(100'000))}});
     ADD_FAILURE() << "no error";
   } catch (const TemplateError& e) {
-    EXPECT_STREQ(e.what(), "extra: JSON nested deeper than 256 levels");
+    EXPECT_STREQ(e.what(), "chat template: extra: JSON nested deeper than 256 levels");
   }
   // Nesting within the bound renders.
   json ok = json::parse("[{\"role\":\"user\",\"content\":\"hi\",\"x\":" + nested_brackets(200) + "}]");

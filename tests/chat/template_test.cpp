@@ -19,7 +19,8 @@ std::string error_of(const std::string& source) {
     render(source);
   } catch (const TemplateError& e) {
     EXPECT_FALSE(e.refused()) << source;
-    return e.what();
+    EXPECT_EQ(std::string(e.what()), "chat template: " + e.message());
+    return e.message();
   }
   ADD_FAILURE() << "no error for: " << source;
   return "";

@@ -150,6 +150,7 @@ class CpuBackend final : public Backend {
     info_.n_vocab = hp.n_vocab;
     info_.n_ctx_train = hp.n_ctx_train;
     info_.n_ctx = n_ctx;
+    info_.kv_bytes_per_token = cache_->bytes() / static_cast<uint64_t>(cache_->n_seq()) / static_cast<uint64_t>(n_ctx);
     info_.threads = pool_->size();
   }
 

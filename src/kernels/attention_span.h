@@ -1,0 +1,106 @@
+// Internal to src/kernels: the blocked attention kernel of attention.h, written once as plain loops that each ISA
+// file compiles with its own flags (the fixed-width inner loops vectorize). Only the half -> float conversion of a
+// cache row differs per ISA (GCC 12 does not vectorize it), so it is the template parameter.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/attention.h"
+
+namespace rkchat::kernels::attention_impl {
+
+// Positions per tile: the tile's keys and values (converted to float) and the scores of all queries stay in L1.
+constexpr int kTile = 32;
+// Partial sums of a dot product: 32 lanes fill two AVX-512 / four AVX2 / eight NEON registers, independent chains.
+constexpr int kLanes = 32;
+
+// The portable products (reference and NEON); the x86 files replace them with intrinsics. The build turns off
+// contraction of a * b + c (cmake/warnings.cmake).
+struct PlainOps {
+  static float dot(const float* q, const float* k, int n) {
+    float acc[kLanes] = {};
+    int i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) acc[j] += q[i + j] * k[i + j];
+    float s = 0.0f;
+    for (; i < n; ++i) s += q[i] * k[i];
+    for (float a : acc) s += a;
+    return s;
+  }
+
+  // y[0, n) += sum_j w[j] * x[j * n + i] for j < rows
+  static void accumulate(float* y, const float* w, const float* x, int rows, int n) {
+    for (int j = 0; j < rows; ++j)
+      for (int i = 0; i < n; ++i) y[i] += w[j] * x[j * n + i];
+  }
+};
+
+inline void scale(float* y, float a, int n) {
+  for (int i = 0; i < n; ++i) y[i] *= a;
+}
+
+// Row -> float converters: F32 rows are copied, F16 rows converted by the ISA's Half(src, dst, n).
+template <class Half>
+void load_rows(KvType t, const uint8_t* base, int64_t stride_bytes, int rows, int n, float* dst, Half half) {
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* src = base + r * stride_bytes;
+    if (t == KvType::f32)
+      std::memcpy(dst + r * n, src, static_cast<size_t>(n) * sizeof(float));
+    else
+      half(reinterpret_cast<const uint16_t*>(src), dst + r * n, n);
+  }
+}
+
+template <class Ops, class Half>
+void attend_span(const AttendSpan& a, Half half) {
+  const int hd = a.head_dim;
+  alignas(64) float kt[kTile * kMaxHeadDim];
+  alignas(64) float vt[kTile * kMaxHeadDim];
+  alignas(64) float s[kTile];
+  int end = a.p0;  // positions past every query's limit are not read
+  for (int i = 0; i < a.nq; ++i) {
+    float* st = a.state[i];
+    std::fill(st, st + hd, 0.0f);
+    st[hd] = -INFINITY;  // running max of the scores
+    st[hd + 1] = 0.0f;   // running sum of exp(score - max)
+    end = std::max(end, std::min(a.p1, a.limit[i]));
+  }
+  const size_t eb = kv_elem_bytes(a.type);
+  const int64_t stride_bytes = a.stride * static_cast<int64_t>(eb);
+  const auto* kb = static_cast<const uint8_t*>(a.k);
+  const auto* vb = static_cast<const uint8_t*>(a.v);
+  for (int j0 = a.p0; j0 < end; j0 += kTile) {
+    const int nk = std::min(kTile, end - j0);
+    load_rows(a.type, kb + j0 * stride_bytes, stride_bytes, nk, hd, kt, half);
+    load_rows(a.type, vb + j0 * stride_bytes, stride_bytes, nk, hd, vt, half);
+    for (int i = 0; i < a.nq; ++i) {
+      const int ni = std::min(nk, std::min(a.p1, a.limit[i]) - j0);
+      if (ni <= 0) continue;
+      float* st = a.state[i];
+      float mt = -INFINITY;
+      for (int j = 0; j < ni; ++j) {
+        s[j] = Ops::dot(a.q[i], kt + j * hd, hd) * a.scale;
+        mt = std::max(mt, s[j]);
+      }
+      // Online softmax: rescale what was summed under the old max when this tile raises it.
+      const float m = std::max(st[hd], mt);
+      if (m > st[hd]) {
+        const float c = std::exp(st[hd] - m);
+        scale(st, c, hd);
+        st[hd + 1] *= c;
+        st[hd] = m;
+      }
+      float sum = 0.0f;
+      for (int j = 0; j < ni; ++j) {
+        s[j] = std::exp(s[j] - m);
+        sum += s[j];
+      }
+      st[hd + 1] += sum;
+      Ops::accumulate(st, s, vt, ni, hd);
+    }
+  }
+}
+
+}  // namespace rkchat::kernels::attention_impl

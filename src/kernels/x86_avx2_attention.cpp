@@ -1,0 +1,63 @@
+// The blocked attention kernel (attention_span.h) on AVX2 + FMA + F16C: F16C row conversion, and the products with
+// several independent accumulators (a single chain would wait on each add's latency).
+#include <immintrin.h>
+
+#include "kernels/attention_span.h"
+#include "kernels/fp16.h"
+#include "kernels/kernel_table.h"
+
+namespace rkchat::kernels {
+namespace {
+
+void half_to_float(const uint16_t* src, float* dst, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
+}
+
+struct Avx2Ops {
+  static float dot(const float* q, const float* k, int n) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 32 <= n; i += 32)
+      for (int j = 0; j < 4; ++j)
+        acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8 * j), _mm256_loadu_ps(k + i + 8 * j), acc[j]);
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc[0]);
+    const __m256 v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    float r = _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    for (; i < n; ++i) r += q[i] * k[i];
+    return r;
+  }
+
+  // 64 outputs at a time held in registers over all rows, then 8, then single ones.
+  static void accumulate(float* y, const float* w, const float* x, int rows, int n) {
+    int i0 = 0;
+    for (; i0 + 64 <= n; i0 += 64) {
+      __m256 acc[8];
+      for (int j = 0; j < 8; ++j) acc[j] = _mm256_loadu_ps(y + i0 + 8 * j);
+      for (int r = 0; r < rows; ++r) {
+        const __m256 a = _mm256_set1_ps(w[r]);
+        for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + r * n + i0 + 8 * j), acc[j]);
+      }
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(y + i0 + 8 * j, acc[j]);
+    }
+    for (; i0 + 8 <= n; i0 += 8) {
+      __m256 acc = _mm256_loadu_ps(y + i0);
+      for (int r = 0; r < rows; ++r) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[r]), _mm256_loadu_ps(x + r * n + i0), acc);
+      _mm256_storeu_ps(y + i0, acc);
+    }
+    for (int r = 0; r < rows; ++r)
+      for (int i = i0; i < n; ++i) y[i] = std::fma(w[r], x[r * n + i], y[i]);
+  }
+};
+
+void attend_span_avx2(const AttendSpan& a) { attention_impl::attend_span<Avx2Ops>(a, half_to_float); }
+
+}  // namespace
+
+void fill_attention_avx2(KernelTable& t) { t.attend_span = attend_span_avx2; }
+
+}  // namespace rkchat::kernels
