@@ -7,7 +7,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev googletest libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
-  libpcre2-dev libedit-dev
+  libpcre2-dev libedit-dev tmux
   clang-14 libclang-rt-14-dev clang-format
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-pip python3-venv

@@ -36,6 +36,9 @@ else
   echo "SmolLM2 unavailable: the browser tests need it, skipped"
 fi
 
+stage "hostile inputs (tests/hostile)"
+RKCHAT_BIN="$PWD/build/ci/rkchat" .venv/bin/python tests/hostile/replay.py --jobs "$jobs"
+
 stage "ASan + UBSan unit tests"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"

@@ -1,11 +1,11 @@
 // `rkchat bench`: speed and memory of one or more models; a table on stdout, progress on stderr, and optionally a
 // Markdown report and JSON for scripts.
-#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/console.h"
+#include "cli/files.h"
 #include "runtime/bench.h"
 #include "runtime/bench_parallel.h"
 #include "runtime/bench_report.h"
@@ -28,9 +28,7 @@ struct BenchCliOptions {
 };
 
 void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out) throw backends::Error("cannot write " + path);
+  write_output_file(path, text, "report");
   std::cerr << "wrote " << path << "\n";
 }
 
@@ -39,12 +37,13 @@ int bench(BenchCliOptions& o) {
   b.models = o.models;
   if (!o.models_dir.empty()) {
     for (const auto& m : runtime::list_models(o.models_dir)) b.models.push_back(m.path);
+    if (b.models.empty()) throw backends::Error("no model files (.gguf, .rkllm) in " + o.models_dir);
   }
+  for (const auto& m : b.models) check_input_file(m, "model file");  // a FIFO named x.gguf would block
   if (b.models.empty()) throw backends::Error("give the models to measure: -m MODEL (repeatable) or --models DIR");
   // Explicit thread counts, so that the report says what ran.
   const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   b.threads = o.thread_counts.empty() ? std::vector<int>{b.load.threads > 0 ? b.load.threads : all} : o.thread_counts;
-  for (int& t : b.threads) t = t > 0 ? t : all;
   if (!o.prompts_file.empty()) b.prompts = runtime::read_prompts(o.prompts_file);
   b.progress = [](const std::string& line) { std::cerr << line << std::endl; };
 
@@ -74,22 +73,30 @@ void add_bench(CLI::App& app, Runner& run) {
   add_load_options(cmd, o->bench.load, /*model_required=*/false);
   // -m takes several models here: replace the single-model option of add_load_options.
   cmd->remove_option(cmd->get_option("--model"));
-  cmd->add_option("-m,--model", o->models, "Model file (repeatable)");
-  cmd->add_option("--models", o->models_dir, "Measure every model file in this folder");
+  const auto one = in_range(runtime::limits::at_least_one);
+  cmd->add_option("-m,--model", o->models, "Model file (repeatable)")->check(model_file());
+  cmd->add_option("--models", o->models_dir, "Measure every model file in this folder")->check(input_dir());
   cmd->add_option("--prompt-tokens", o->bench.prompt_tokens, "Prompt length for the prefill figure")
+      ->check(one)
       ->capture_default_str();
-  cmd->add_option("--gen-tokens", o->bench.gen_tokens, "Tokens generated for the decode figure")->capture_default_str();
+  cmd->add_option("--gen-tokens", o->bench.gen_tokens, "Tokens generated for the decode figure")
+      ->check(one)
+      ->capture_default_str();
   cmd->add_option("-d,--depth", o->bench.depths,
                   "Tokens already in the cache before the prompt, e.g. 0,4096 (as llama-bench -d); one row each")
+      ->check(in_range(runtime::limits::non_negative))
       ->delimiter(',');
   cmd->add_option("-r,--repetitions", o->bench.repetitions, "Runs per figure (the median is reported)")
+      ->check(one)
       ->capture_default_str();
   cmd->add_option("--thread-counts", o->thread_counts, "Measure with each of these thread counts, e.g. 1,4")
+      ->check(one)
       ->delimiter(',');
-  cmd->add_option("--markdown", o->markdown, "Write a Markdown report to FILE");
-  cmd->add_option("--json", o->json, "Write the results as JSON to FILE");
+  cmd->add_option("--markdown", o->markdown, "Write a Markdown report to FILE")->check(output_file());
+  cmd->add_option("--json", o->json, "Write the results as JSON to FILE")->check(output_file());
   cmd->add_option("--prompts", o->prompts_file,
-                  "Realistic mode: also answer each line of FILE as a chat prompt (until EOS or -n)");
+                  "Realistic mode: also answer each line of FILE as a chat prompt (until EOS or -n)")
+      ->check(text_file());
   cmd->add_option("--parallel", o->parallel,
                   "Serving engine under load: for each N (e.g. 1,2,4,8) N streams at once, then a long prompt "
                   "arriving beside them")

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/console.h"
+#include "cli/files.h"
 #include "cli/remote_chat.h"
 #include "cli/terminal_input.h"
 #include "runtime/chat_commands.h"
@@ -35,6 +36,7 @@ std::string pick_model(const std::string& dir, TerminalInput& input, bool intera
     const auto& m = models[i];
     std::cout << fmt::format("  {:>2}) {:<40} {:>10}  {}\n", i + 1, m.name, runtime::human_bytes(m.size_bytes), m.type);
   }
+  for (const auto& m : models) check_input_file(m.path, "model file");  // a FIFO named x.gguf would block
   if (models.size() == 1) return models[0].path;
   for (;;) {
     std::string line;
@@ -104,6 +106,7 @@ void answer(runtime::ChatSession& session, const std::string& text, TerminalInpu
 
 int chat(ChatOptions& o) {
   if (!o.server.empty()) return remote_chat({o.server, o.api_key, o.load.path, o.generate, o.prompt});
+  if (!o.load.path.empty()) check_input_file(o.load.path, "model file");  // -m names a file here
   const bool interactive = isatty(STDIN_FILENO) != 0;
   const bool colour = interactive && use_colour(STDOUT_FILENO);
   const Style st = chat_style(colour);
@@ -131,7 +134,11 @@ void add_chat(CLI::App& app, Runner& run) {
   add_generate_options(cmd, o->generate);
   add_prompt_options(cmd, o->prompt);
   cmd->add_option("--models", o->models_dir,
-                  "Pick the model from the files in this folder (default: " + runtime::default_models_dir() + ")");
+                  "Pick the model from the files in this folder (default: " + runtime::default_models_dir() + ")")
+      ->check(input_dir());
+  // With --server, -m names one of the server's models: the file check moves to chat() for local models.
+  cmd->remove_option(cmd->get_option("--model"));
+  cmd->add_option("-m,--model", o->load.path, "Model file (.gguf or .rkllm), or with --server a model's name");
   cmd->add_option("--server", o->server, "Chat with a running `rkchat serve` at this URL (-m: its model name)");
   cmd->add_option("--api-key", o->api_key, "API key for --server")->envname("RKCHAT_API_KEY");
   cmd->callback([o, &run] { run = [o] { return chat(*o); }; });

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/files.h"
 #include "doctor/doctor.h"
 
 namespace rkchat::cli {
@@ -10,9 +11,12 @@ void add_doctor(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand("doctor", "Check this machine (CPU, NPU, clocks, RKLLM runtimes) and a model");
   auto opts = std::make_shared<doctor::Options>();
   auto json = std::make_shared<bool>(false);
-  cmd->add_option("-m,--model", opts->model, "Also check this model (.gguf or .rkllm) against the machine");
-  cmd->add_option("--rkllm-lib-dir", opts->rkllm_lib_dir, "A folder of RKLLM runtimes to list (as for chat/run)");
+  cmd->add_option("-m,--model", opts->model, "Also check this model (.gguf or .rkllm) against the machine")
+      ->check(model_file());
+  cmd->add_option("--rkllm-lib-dir", opts->rkllm_lib_dir, "A folder of RKLLM runtimes to list (as for chat/run)")
+      ->check(input_dir());
   cmd->add_option("--sysroot", opts->sysroot, "Read /proc and /sys under this folder instead of / (tests)")
+      ->check(input_dir())
       ->capture_default_str();
   cmd->add_flag("--json", *json, "Print the report as JSON");
   cmd->callback([&run, opts, json] {

@@ -1,12 +1,12 @@
 // `rkchat logits`: raw next-token logits of a token sequence, or a greedy continuation, for checking the engine
 // against a reference implementation (the definitions of ../shared/fixtures/README.md).
-#include <fstream>
 #include <iostream>
 
 #include "backends/backend.h"
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "cli/console.h"
+#include "cli/files.h"
 
 namespace rkchat::cli {
 
@@ -47,9 +47,8 @@ int run_logits(LogitsOptions& o) {
   if (o.greedy > 0) return run_greedy(*conv, ids, o);
   if (o.output.empty()) throw backends::Error("give -o FILE for the logits (or --greedy N --prefix K)");
   const auto logits = conv->evaluate(ids);
-  std::ofstream out(o.output, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
-  if (!out) throw backends::Error(o.output + ": cannot write");
+  write_output_file(o.output, std::string(reinterpret_cast<const char*>(logits.data()), logits.size() * sizeof(float)),
+                    "logits file");
   std::cerr << "wrote " << ids.size() << " x " << backend->info().n_vocab << " logits to " << o.output << "\n";
   return 0;
 }
@@ -62,9 +61,11 @@ void add_logits(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand("logits", "Write the logits of every position of a token sequence (or greedy ids)");
   add_load_options(cmd, o->load);
   cmd->add_option("--tokens", o->tokens, "Token ids, comma separated")->required();
-  cmd->add_option("-o,--output", o->output, "Output file: raw float32 rows, n_tokens x n_vocab");
-  cmd->add_option("--greedy", o->greedy, "Instead: decode --prefix tokens as one batch, then N greedy steps");
-  cmd->add_option("--prefix", o->prefix, "Tokens decoded as one batch before the greedy steps");
+  cmd->add_option("-o,--output", o->output, "Output file: raw float32 rows, n_tokens x n_vocab")->check(output_file());
+  cmd->add_option("--greedy", o->greedy, "Instead: decode --prefix tokens as one batch, then N greedy steps")
+      ->check(in_range(runtime::limits::non_negative));
+  cmd->add_option("--prefix", o->prefix, "Tokens decoded as one batch before the greedy steps")
+      ->check(in_range(runtime::limits::non_negative));
   cmd->callback([o, &run] { run = [o] { return run_logits(*o); }; });
 }
 

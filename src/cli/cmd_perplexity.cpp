@@ -3,17 +3,19 @@
 // judge what a quantization costs.
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 
 #include "backends/backend.h"
 #include "cli/commands.h"
 #include "cli/common_options.h"
+#include "cli/files.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rkchat::cli {
 
 namespace {
+
+// Each window scores its positions from n_ctx/2 to n_ctx-2: 3 tokens is the least that scores one.
+constexpr int kMinWindow = 3;
 
 struct PerplexityOptions {
   backends::LoadOptions load;
@@ -37,10 +39,12 @@ double window_nll(const std::vector<float>& logits, const std::vector<int32_t>& 
 }
 
 int run_perplexity(PerplexityOptions& o) {
-  std::ifstream in(o.text_file, std::ios::binary);
-  if (!in) throw backends::Error(o.text_file + ": cannot read");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_text_file(o.text_file, "text file");
   if (o.load.n_ctx <= 0) o.load.n_ctx = 512;
+  if (o.load.n_ctx < kMinWindow)
+    throw backends::Error("-c " + std::to_string(o.load.n_ctx) +
+                          " is too small to score anything: each window scores " + "its second half, give -c " +
+                          std::to_string(kMinWindow) + " or more");
   auto backend = backends::load(o.load);
   const tok::Tokenizer* tk = backend->tokenizer();
   if (!tk) throw backends::Error(o.load.path + ": the model has no tokenizer");
@@ -73,7 +77,7 @@ void add_perplexity(CLI::App& app, Runner& run) {
   auto o = std::make_shared<PerplexityOptions>();
   auto* cmd = app.add_subcommand("perplexity", "Perplexity of a text file (lower is better)");
   add_load_options(cmd, o->load);
-  cmd->add_option("-f,--file", o->text_file, "Text file to score")->required();
+  cmd->add_option("-f,--file", o->text_file, "Text file to score")->required()->check(text_file());
   cmd->callback([o, &run] { run = [o] { return run_perplexity(*o); }; });
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/console.h"
+#include "cli/files.h"
 #include "runtime/engine.h"
 #include "runtime/figures.h"
 #include "runtime/turn.h"
@@ -51,8 +52,11 @@ backends::TurnInput raw_input(const RunOptions& o, const backends::Backend& back
 std::string read_stdin() {
   std::string text;
   char chunk[4096];
-  while (std::cin.read(chunk, sizeof chunk) || std::cin.gcount() > 0)
+  while (std::cin.read(chunk, sizeof chunk) || std::cin.gcount() > 0) {
     text.append(chunk, static_cast<size_t>(std::cin.gcount()));
+    if (text.size() > kMaxTextFileBytes)
+      throw backends::Error(fmt::format("the prompt on stdin is longer than {} MB", kMaxTextFileBytes >> 20));
+  }
   return text;
 }
 
@@ -105,6 +109,7 @@ int run_once(RunOptions& o) {
     r.prompt_ids = ro.prompt;
   } else {
     runtime::ChatSession session(engine, session_options(o.prompt, o.generate));
+    if (!session.template_warning().empty()) std::cerr << "note: " << session.template_warning() << "\n";
     r = session.send(o.text, sink);
   }
   if (o.json) {
@@ -127,8 +132,9 @@ void add_run(CLI::App& app, Runner& run) {
   add_load_options(cmd, o->load);
   add_generate_options(cmd, o->generate);
   add_prompt_options(cmd, o->prompt);
-  cmd->add_option("-p,--prompt", o->text, "The prompt (else read from stdin)");
-  cmd->add_option("--prompt-ids", o->prompt_ids, "Feed these token ids (comma separated) as the prompt, no template");
+  auto* text = cmd->add_option("-p,--prompt", o->text, "The prompt (else read from stdin)");
+  cmd->add_option("--prompt-ids", o->prompt_ids, "Feed these token ids (comma separated) as the prompt, no template")
+      ->excludes(text);
   cmd->add_flag("--raw", o->raw, "No chat template: the prompt as written, special tokens such as <|im_start|> parsed");
   cmd->add_flag("--ids", o->ids, "Also print the token ids of the prompt and the answer");
   cmd->add_flag("--json", o->json, "Print one JSON object: text, reasoning, token counts and timings");

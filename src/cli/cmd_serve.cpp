@@ -1,10 +1,12 @@
 // `rkchat serve`: the chat server (OpenAI, Ollama, Anthropic and the reference system's APIs) over the serving
 // engine. -m FILE serves one model under any name; --models DIR serves every model of a folder, loaded on use.
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
+#include "runtime/model_list.h"
 #include "server/server.h"
 
 namespace rkchat::cli {
@@ -32,8 +34,13 @@ std::string read_key_file(const std::string& path) {
 
 int run_serve(ServeOptions& o) {
   auto& s = o.server;
-  if (s.pool.load.path.empty() == s.pool.models_dir.empty())
-    throw backends::Error("give one model with -m FILE or a folder of models with --models DIR");
+  if (!s.pool.load.path.empty() && !s.pool.models_dir.empty())
+    throw backends::Error("give one model with -m FILE or a folder of models with --models DIR, not both");
+  if (s.pool.load.path.empty() && s.pool.models_dir.empty()) {  // as `rkchat chat`: the models folder
+    s.pool.models_dir = runtime::default_models_dir();
+    std::fprintf(stderr, "rkchat: serving the models in %s (-m FILE or --models DIR names others)\n",
+                 s.pool.models_dir.c_str());
+  }
   s.pool.model_file = s.pool.load.path;
   if (!o.api_key_file.empty()) s.http.api_key = read_key_file(o.api_key_file);
   s.http.log_json = o.log_format == "json";

@@ -7,6 +7,8 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/common_options.h"
+#include "cli/files.h"
 #include "gguf/gguf.h"
 #include "model/synth.h"
 
@@ -39,6 +41,21 @@ gguf::TensorType parse_type(const std::string& t) {
   return gguf::TensorType::F16;  // the option's validator admits only these three
 }
 
+// A bound on the file's size from the shape (every weight of the matrices in the chosen type, plus the vocab
+// file), to check the disk before writing gigabytes.
+uint64_t size_bound(const model::SynthOptions& opt) {
+  const auto s = model::qwen3_shape(opt.size);
+  const int64_t q = s.n_head * s.head_dim, kv = s.n_head_kv * s.head_dim;
+  const int64_t per_layer = s.n_embd * (2 * q + 2 * kv) + 3 * s.n_embd * s.n_ff + 4 * s.n_embd;
+  const double params = static_cast<double>(s.n_layer * per_layer + s.n_vocab * s.n_embd);
+  const double bytes_per_weight = opt.type == gguf::TensorType::Q8_0   ? 34.0 / 32
+                                  : opt.type == gguf::TensorType::Q4_0 ? 18.0 / 32
+                                                                       : 2.0;
+  std::error_code ec;
+  const auto vocab = fs::file_size(opt.vocab_path, ec);
+  return static_cast<uint64_t>(params * bytes_per_weight) + (ec ? 0 : vocab);
+}
+
 // A progress line on stderr, redrawn at most a few times a second when stderr is a terminal.
 class Progress {
  public:
@@ -68,6 +85,9 @@ struct SynthArgs {
 int run_synth(SynthArgs& a) {
   a.opt.type = parse_type(a.type);
   if (a.opt.vocab_path.empty()) a.opt.vocab_path = find_default_vocab();
+  check_input_file(a.opt.vocab_path, "vocab file");
+  // The model is written next to the output and renamed over it: only a regular file may be replaced.
+  check_output_file(a.output, "output file", /*in_place=*/false, size_bound(a.opt));
   auto progress = std::make_shared<Progress>();
   a.opt.progress = [progress](uint64_t done, uint64_t total) { (*progress)(done, total); };
   model::write_synth_model(a.opt, a.output);
@@ -95,9 +115,12 @@ void add_synth(CLI::App& app, Runner& run) {
       ->check(CLI::IsMember({"q8_0", "q4_0", "f16"}))
       ->capture_default_str();
   cmd->add_option("-o,--output", a->output, "Output GGUF file")->required();
-  cmd->add_option("--seed", a->opt.seed, "Random seed")->capture_default_str();
-  cmd->add_option("-t,--threads", a->opt.threads, "Threads (0: every core)")->capture_default_str();
-  cmd->add_option("--vocab", a->opt.vocab_path, "GGUF to copy the tokenizer from (default: data/qwen3-vocab.gguf)");
+  cmd->add_option("--seed", a->opt.seed, "Random seed")->check(in_range(runtime::limits::seed))->capture_default_str();
+  cmd->add_option("-t,--threads", a->opt.threads, "Threads (0: every core)")
+      ->check(in_range(runtime::limits::threads))
+      ->capture_default_str();
+  cmd->add_option("--vocab", a->opt.vocab_path, "GGUF to copy the tokenizer from (default: data/qwen3-vocab.gguf)")
+      ->check(model_file());
   cmd->callback([a, &run] { run = [a] { return run_synth(*a); }; });
 }
 

@@ -1,14 +1,13 @@
 // `rkchat template`: the prompt a chat template renders for a conversation, to check a model's template or
 // compare with what transformers' apply_chat_template gives. Exit code 2 when the template refuses the input.
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 
 #include "chat/json_input.h"
 #include "chat/template.h"
 #include "cli/commands.h"
+#include "cli/files.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -27,23 +26,14 @@ struct TemplateOptions {
 };
 
 ordered_json read_json(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read the " + what + " file");
-  std::ostringstream text;
-  text << in.rdbuf();
+  const std::string text = read_text_file(path, std::string(what) + " file");
   try {
-    return chat::parse_ordered_json_input(text.str());
+    return chat::parse_ordered_json_input(text);
   } catch (const chat::JsonInputError& e) {
     throw std::runtime_error(path + ": bad JSON in the " + what + " file: " + e.what());
+  } catch (const ordered_json::exception& e) {  // numbers out of range
+    throw std::runtime_error(path + ": bad JSON in the " + what + " file: " + e.what());
   }
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read the template file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // The template and, from the vocabulary, bos_token/eos_token of a GGUF model; ChatML when it has no template.
@@ -70,7 +60,8 @@ void parse_var(const std::string& spec, ordered_json& vars) {
 
 int run_template(const TemplateOptions& o) {
   ordered_json vars = {{"add_generation_prompt", true}};
-  const std::string source = o.model.empty() ? read_text(o.template_file) : model_template(o.model, vars);
+  const std::string source =
+      o.model.empty() ? read_text_file(o.template_file, "template file") : model_template(o.model, vars);
   ordered_json messages = read_json(o.messages_file, "messages");
   ordered_json tools;
   if (messages.is_object() && messages.contains("messages")) {  // {"messages": [...], "tools": [...]} also reads
@@ -98,11 +89,14 @@ void add_template(CLI::App& app, Runner& run) {
   auto o = std::make_shared<TemplateOptions>();
   auto* cmd = app.add_subcommand("template", "Print the prompt a chat template renders for a conversation");
   auto* source = cmd->add_option_group("source", "The template: exactly one of -m and --template");
-  source->add_option("-m,--model", o->model, "GGUF model: its tokenizer.chat_template, bos_token and eos_token");
-  source->add_option("--template", o->template_file, "Jinja template file");
+  source->add_option("-m,--model", o->model, "GGUF model: its tokenizer.chat_template, bos_token and eos_token")
+      ->check(model_file());
+  source->add_option("--template", o->template_file, "Jinja template file")->check(text_file());
   source->require_option(1);
-  cmd->add_option("--messages", o->messages_file, "JSON file: [{\"role\": ..., \"content\": ...}, ...]")->required();
-  cmd->add_option("--tools", o->tools_file, "JSON file: the tools array (OpenAI function schemas)");
+  cmd->add_option("--messages", o->messages_file, "JSON file: [{\"role\": ..., \"content\": ...}, ...]")
+      ->required()
+      ->check(text_file());
+  cmd->add_option("--tools", o->tools_file, "JSON file: the tools array (OpenAI function schemas)")->check(text_file());
   cmd->add_option("--var", o->vars,
                   "Template variable NAME=JSON (repeatable), e.g. enable_thinking=false, "
                   "add_generation_prompt=false");

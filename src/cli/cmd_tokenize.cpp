@@ -1,13 +1,10 @@
 // `rkchat tokenize`: the token ids of a text under a GGUF model's tokenizer, to check a prompt's length or compare
 // with llama.cpp's llama-tokenize.
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
-#include <stdexcept>
 
 #include "cli/commands.h"
+#include "cli/files.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -24,17 +21,8 @@ struct TokenizeOptions {
   bool no_bos = false;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read the text file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 int run_tokenize(const TokenizeOptions& o) {
-  if (!std::filesystem::is_regular_file(o.model)) throw std::runtime_error(o.model + ": no such model file");
-  const std::string text = o.file.empty() ? o.prompt : read_text(o.file);
+  const std::string text = o.file.empty() ? o.prompt : read_text_file(o.file, "text file");
   const auto tok = tok::Tokenizer::from_gguf(*gguf::File::open(o.model));
   const std::vector<int32_t> ids = tok->encode(text, o.special, !o.no_bos);
   if (o.pieces) {
@@ -52,10 +40,10 @@ int run_tokenize(const TokenizeOptions& o) {
 void add_tokenize(CLI::App& app, Runner& run) {
   auto o = std::make_shared<TokenizeOptions>();
   auto* cmd = app.add_subcommand("tokenize", "Print the token ids of a text under a GGUF model's tokenizer");
-  cmd->add_option("-m,--model", o->model, "GGUF model (or vocab-only GGUF)")->required();
+  cmd->add_option("-m,--model", o->model, "GGUF model (or vocab-only GGUF)")->required()->check(model_file());
   auto* input = cmd->add_option_group("input", "The text: exactly one of -p and -f");
   input->add_option("-p,--prompt", o->prompt, "Text to tokenize");
-  input->add_option("-f,--file", o->file, "File whose contents to tokenize");
+  input->add_option("-f,--file", o->file, "File whose contents to tokenize")->check(text_file());
   input->require_option(1);
   cmd->add_flag("--special", o->special, "Parse special tokens such as <|im_start|> (rendered chat prompts)");
   cmd->add_flag("--pieces", o->pieces, "One token a line: its id and its text in the vocabulary");

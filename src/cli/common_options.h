@@ -6,8 +6,12 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "runtime/option_limits.h"
 
 namespace rkchat::cli {
+
+// A CLI11 validator that refuses numbers outside `limit`, naming the accepted range.
+CLI::Validator in_range(const runtime::Limit& limit);
 
 // -m/--model, --backend, -t/--threads, -c/--ctx-size, --kv-type, --tokenizer and the RKLLM runtime options.
 void add_load_options(CLI::App* cmd, backends::LoadOptions& opts, bool model_required = true);

@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Help and --version exit 0; any refused option or value is a usage error: 2, as in other tools.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
     return run ? run() : 0;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <stdexcept>
 #include <system_error>
 
 #ifdef RKCHAT_HAVE_LIBEDIT
@@ -36,8 +37,31 @@ void make_pipe(int fds[2]) {
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
 }
 
+// A line longer than this (input without newlines, e.g. from /dev/zero) is refused rather than buffered.
+constexpr size_t kMaxLineBytes = 16u << 20;
+
 #ifdef RKCHAT_HAVE_LIBEDIT
 extern "C" int libedit_getc(FILE*) { return g_input->getc(); }
+
+// libedit counts every byte of the prompt as a column unless it sits between two RL_PROMPT_START_IGNORE bytes
+// (its readline layer sets EL_PROMPT_ESC with that literal-start character), and a miscounted prompt is redrawn
+// with its escape sequences cut: "[1m>>> [0m". So each CSI sequence (ESC [ ... final byte) is marked.
+std::string mark_invisible(const std::string& prompt) {
+  std::string out;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    if (prompt[i] != '\033' || i + 1 >= prompt.size() || prompt[i + 1] != '[') {
+      out += prompt[i];
+      continue;
+    }
+    size_t end = i + 2;
+    while (end < prompt.size() && !(prompt[end] >= 0x40 && prompt[end] <= 0x7e)) ++end;
+    out += RL_PROMPT_START_IGNORE;
+    out.append(prompt, i, end + 1 - i);
+    out += RL_PROMPT_START_IGNORE;
+    i = end;
+  }
+  return out;
+}
 #endif
 
 }  // namespace
@@ -106,7 +130,7 @@ void TerminalInput::clear_generating() {
 }
 
 int TerminalInput::getc() {
-  while (buffer_.empty()) {
+  while (next_ >= buffer_.size()) {
     pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -123,10 +147,9 @@ int TerminalInput::getc() {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return -1;
     buffer_.assign(chunk, static_cast<size_t>(n));
+    next_ = 0;
   }
-  const auto c = static_cast<unsigned char>(buffer_.front());
-  buffer_.erase(0, 1);
-  return c;
+  return static_cast<unsigned char>(buffer_[next_++]);
 }
 
 TerminalInput::Result TerminalInput::read_plain(std::string& line) {
@@ -135,6 +158,8 @@ TerminalInput::Result TerminalInput::read_plain(std::string& line) {
     const int c = getc();
     if (c < 0) return interrupted_.exchange(false) ? Result::interrupted : line.empty() ? Result::end : Result::line;
     if (c == '\n') return Result::line;
+    if (line.size() >= kMaxLineBytes)
+      throw std::runtime_error("an input line is longer than " + std::to_string(kMaxLineBytes >> 20) + " MB");
     line += static_cast<char>(c);
   }
 }
@@ -142,7 +167,7 @@ TerminalInput::Result TerminalInput::read_plain(std::string& line) {
 TerminalInput::Result TerminalInput::read_line(const std::string& prompt, std::string& line) {
 #ifdef RKCHAT_HAVE_LIBEDIT
   if (interactive_) {
-    char* got = readline(prompt.c_str());
+    char* got = readline(mark_invisible(prompt).c_str());
     if (interrupted_.exchange(false)) {
       std::free(got);
       return Result::interrupted;

@@ -38,7 +38,8 @@ class TerminalInput {
   std::function<void()> on_interrupt_;
   std::atomic<bool> generating_{false};
   std::thread watcher_;
-  std::string buffer_;  // bytes read from stdin and not yet returned
+  std::string buffer_;  // bytes read from stdin; those from next_ on are not yet returned
+  size_t next_ = 0;
 };
 
 }  // namespace rkchat::cli

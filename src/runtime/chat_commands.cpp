@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "runtime/figures.h"
+#include "runtime/option_limits.h"
 #include "sampling/sampler.h"
 
 namespace rkchat::runtime {
@@ -20,11 +21,13 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
+// The number in `text`, within `limit` (the same ranges as the command line's options).
 template <typename T>
-T parse_number(const std::string& text) {
+T parse_number(const std::string& text, const Limit& limit) {
   T v{};
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) throw std::invalid_argument("not a number: " + text);
+  if (const auto bad = check_limit(limit, static_cast<double>(v)); !bad.empty()) throw std::invalid_argument(bad);
   return v;
 }
 
@@ -35,40 +38,43 @@ struct Setting {
 };
 
 template <typename T>
-Setting field(T sampling::Params::*member) {
+Setting field(T sampling::Params::*member, const Limit& limit) {
   return {[member](const backends::GenerateOptions& g) { return fmt::format("{}", g.sampling.*member); },
-          [member](backends::GenerateOptions& g, const std::string& v) { g.sampling.*member = parse_number<T>(v); }};
+          [member, limit](backends::GenerateOptions& g, const std::string& v) {
+            g.sampling.*member = parse_number<T>(v, limit);
+          }};
 }
 
 const std::map<std::string, Setting>& settings() {
+  using namespace limits;
   static const std::map<std::string, Setting> table = {
-      {"temp", field(&sampling::Params::temperature)},
-      {"top-k", field(&sampling::Params::top_k)},
-      {"top-p", field(&sampling::Params::top_p)},
-      {"min-p", field(&sampling::Params::min_p)},
-      {"repeat-penalty", field(&sampling::Params::repeat_penalty)},
-      {"repeat-last-n", field(&sampling::Params::repeat_last_n)},
-      {"presence-penalty", field(&sampling::Params::presence_penalty)},
-      {"frequency-penalty", field(&sampling::Params::frequency_penalty)},
-      {"seed", field(&sampling::Params::seed)},
+      {"temp", field(&sampling::Params::temperature, temperature)},
+      {"top-k", field(&sampling::Params::top_k, top_k)},
+      {"top-p", field(&sampling::Params::top_p, top_p)},
+      {"min-p", field(&sampling::Params::min_p, min_p)},
+      {"repeat-penalty", field(&sampling::Params::repeat_penalty, repeat_penalty)},
+      {"repeat-last-n", field(&sampling::Params::repeat_last_n, repeat_last_n)},
+      {"presence-penalty", field(&sampling::Params::presence_penalty, penalty)},
+      {"frequency-penalty", field(&sampling::Params::frequency_penalty, penalty)},
+      {"seed", field(&sampling::Params::seed, seed)},
       {"max-tokens",
        {[](const backends::GenerateOptions& g) { return std::to_string(g.max_tokens); },
-        [](backends::GenerateOptions& g, const std::string& v) { g.max_tokens = parse_number<int>(v); }}},
+        [](backends::GenerateOptions& g, const std::string& v) { g.max_tokens = parse_number<int>(v, max_tokens); }}},
   };
   return table;
 }
 
 void set_option(const std::string& args, SessionOptions& options, std::ostream& out) {
   std::istringstream in(args);
-  std::string name, value;
-  in >> name >> value;
+  std::string name, value, extra;
+  in >> name >> value >> extra;
   auto& gen = options.generate;
   if (name.empty()) {
     for (const auto& [key, s] : settings()) out << "  " << key << " = " << s.show(gen) << "\n";
     return;
   }
   const auto it = settings().find(name == "temperature" ? "temp" : name);
-  if (it == settings().end() || value.empty()) {
+  if (it == settings().end() || value.empty() || !extra.empty()) {
     out << "usage: /set NAME VALUE, NAME one of:";
     for (const auto& [key, s] : settings()) out << " " << key;
     out << "\n";

@@ -32,6 +32,14 @@ std::string gguf_type(const std::string& path) {
 
 }  // namespace
 
+ModelEntry model_entry(const std::string& path) {
+  std::error_code ec;
+  ModelEntry m{path, fs::path(path).filename().string(), fs::file_size(path, ec), "rkllm"};
+  if (ec) m.size_bytes = 0;
+  if (fs::path(path).extension() == ".gguf") m.type = gguf_type(path);
+  return m;
+}
+
 std::vector<ModelEntry> list_models(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw backends::Error("no such folder: " + dir);
@@ -39,11 +47,8 @@ std::vector<ModelEntry> list_models(const std::string& dir) {
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const auto ext = entry.path().extension().string();
     if (!entry.is_regular_file() || (ext != ".gguf" && ext != ".rkllm")) continue;
-    ModelEntry m{entry.path().string(), entry.path().filename().string(), entry.file_size(), "rkllm"};
-    if (ext == ".gguf") {
-      m.type = gguf_type(m.path);
-      if (m.type.empty()) continue;
-    }
+    ModelEntry m = model_entry(entry.path().string());
+    if (m.type.empty()) continue;
     out.push_back(std::move(m));
   }
   if (ec) throw backends::Error("cannot read the folder " + dir + ": " + ec.message());

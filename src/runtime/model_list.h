@@ -14,6 +14,9 @@ struct ModelEntry {
   std::string type;  // "qwen3 Q8_0", "rkllm", or why the file cannot be used
 };
 
+// One model file: its name, size and type ("" type for a GGUF without tensors).
+ModelEntry model_entry(const std::string& path);
+
 // *.gguf and *.rkllm files, sorted by name; GGUFs without tensors (vocab-only files) are left out.
 // Throws backends::Error when dir is not a readable folder.
 std::vector<ModelEntry> list_models(const std::string& dir);

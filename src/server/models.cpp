@@ -38,14 +38,7 @@ ModelPool::~ModelPool() {
 std::string ModelPool::name_of(const std::string& path) { return std::filesystem::path(path).stem().string(); }
 
 std::vector<runtime::ModelEntry> ModelPool::available() const {
-  if (!options_.model_file.empty()) {
-    runtime::ModelEntry e;
-    e.path = options_.model_file;
-    e.name = std::filesystem::path(e.path).filename().string();
-    std::error_code ec;
-    e.size_bytes = std::filesystem::file_size(e.path, ec);
-    return {e};
-  }
+  if (!options_.model_file.empty()) return {runtime::model_entry(options_.model_file)};
   try {
     return runtime::list_models(options_.models_dir);
   } catch (const backends::Error&) {

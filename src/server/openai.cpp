@@ -1,6 +1,7 @@
 #include "server/openai.h"
 
 #include "runtime/figures.h"
+#include "server/models.h"
 
 namespace rkchat::server::openai {
 namespace {
@@ -248,10 +249,20 @@ HttpResponse error_response(const ApiError& e) {
   return res;
 }
 
-ojson models_list(const std::vector<std::string>& names, int64_t created) {
+ojson models_list(const std::vector<runtime::ModelEntry>& models, int64_t created) {
   ojson data = ojson::array();
-  for (const auto& n : names)
-    data.push_back({{"id", n}, {"object", "model"}, {"created", created}, {"owned_by", "rkchat"}});
+  for (const auto& m : models) {
+    // Beyond OpenAI's fields, what a model picker shows: size, quantization ("qwen3 Q8_0" -> "Q8_0"), backend.
+    const bool npu = m.path.ends_with(".rkllm");
+    const auto space = m.type.starts_with("unreadable") ? std::string::npos : m.type.find(' ');
+    data.push_back({{"id", ModelPool::name_of(m.path)},
+                    {"object", "model"},
+                    {"created", created},
+                    {"owned_by", "rkchat"},
+                    {"size", m.size_bytes},
+                    {"quantization", npu || space == std::string::npos ? "" : m.type.substr(space + 1)},
+                    {"backend", npu ? "npu" : "cpu"}});
+  }
   return {{"object", "list"}, {"data", data}};
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "runtime/model_list.h"
 #include "server/api_error.h"
 #include "server/generation.h"
 #include "server/request.h"
@@ -31,6 +32,6 @@ std::string error_body(int status, const std::string& type, const std::string& m
 HttpResponse error_response(const ApiError& e);
 
 // GET /v1/models.
-ojson models_list(const std::vector<std::string>& names, int64_t created);
+ojson models_list(const std::vector<runtime::ModelEntry>& models, int64_t created);
 
 }  // namespace rkchat::server::openai

@@ -41,10 +41,8 @@ HttpResponse openai_generate(Server& server, const HttpRequest& req, bool chat) 
 }
 
 HttpResponse openai_models(Server& server) {
-  std::vector<std::string> names;
-  for (const auto& e : server.pool().available()) names.push_back(ModelPool::name_of(e.path));
   HttpResponse res;
-  res.body = dump(openai::models_list(names, unix_time()));
+  res.body = dump(openai::models_list(server.pool().available(), unix_time()));
   return res;
 }
 

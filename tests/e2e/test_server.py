@@ -29,7 +29,9 @@ def test_health_and_models(qwen3):
     for path in ("/v1/models", "/models"):
         status, _, body = request(qwen3.url + path)
         assert status == 200
-        assert [m["id"] for m in json.loads(body)["data"]] == ["tiny-qwen3-q8_0"]
+        models = json.loads(body)["data"]
+        assert [m["id"] for m in models] == ["tiny-qwen3-q8_0"]
+        assert models[0]["quantization"] == "Q8_0" and models[0]["backend"] == "cpu" and models[0]["size"] > 100000
 
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/chat/completions"])
@@ -165,6 +167,14 @@ def test_malformed_and_odd_bodies(qwen3):
     # 413 over --max-body
     status, _, data = request(url, raw=b'{"messages": "' + b"x" * 1200000 + b'"}')
     assert status == 413 and json.loads(data)["error"]["code"] == 413
+    # also without a length up front (chunked)
+    chunked = {"Transfer-Encoding": "chunked"}
+    status, _, data = request(url, raw=iter([b'{"messages": "', b"x" * 1200000, b'"}']), headers=chunked)
+    assert status == 413
+    # `curl -d` sends a form content type: bodies over 8 KiB are still read as JSON up to --max-body
+    body = json.dumps({"messages": [{"role": "user", "content": "x " * 6000}], "max_tokens": 1}).encode()
+    status, _, data = request(url, raw=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 400 and json.loads(data)["error"]["type"] == "exceed_context_size_error"
     assert request(qwen3.url + "/health")[0] == 200
 
 
