@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <stdexcept>
 
 #include "backends/cpu/load_checks.h"
 #include "backends/rkllm/runtime_select.h"
@@ -97,7 +98,9 @@ void check_gguf_model(const std::string& path, uint64_t avail, std::vector<Check
   try {
     f = gguf::File::open(path);
     hp = model::validate_model(*f);
-    backends::cpu::load_tokenizer(*f);
+    // run and chat need the tokenizer as loading builds it; without one only run --prompt-ids works.
+    if (!backends::cpu::load_tokenizer(*f))
+      throw std::runtime_error(path + ": no tokenizer (tokenizer.ggml.model is missing): chat, run and serve need one");
   } catch (const std::exception& e) {
     out.push_back({"model", e.what(), Verdict::fail, "rkchat cannot run this file: fix or replace it"});
     return;

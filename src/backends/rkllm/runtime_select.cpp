@@ -100,6 +100,9 @@ std::optional<Version> read_toolkit_version(const std::string& model_path) {
 
 std::string read_file(const std::string& path) {
   std::string out;
+  // Regular files only: a named pipe in their place would block the read forever, a device never end.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return out;
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return out;
   char buf[65536];

@@ -33,7 +33,8 @@ struct RuntimeFile {
 RuntimeFile describe_runtime(const std::string& path);
 std::optional<Version> version_in_library_bytes(const std::string& path);
 
-// The whole file (also /proc and /sys files, whose size reads as 0); "" when it cannot be read.
+// The whole file (also /proc and /sys files, whose size reads as 0); "" when it cannot be read or is not a
+// regular file.
 std::string read_file(const std::string& path);
 
 // Runtimes in a folder of runtimes, sorted by version.
