@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "backends/backend.h"
@@ -145,7 +145,7 @@ class FakeBackend : public backends::Backend {
 
   std::vector<std::vector<std::string>> replies;  // handed to the next conversation
   int piece_delay_ms = 0;
-  FakeConversation* conv = nullptr;               // the last one started
+  FakeConversation* conv = nullptr;  // the last one started
 
  private:
   backends::ModelInfo info_;
