@@ -90,12 +90,10 @@ struct Gemv {
       const Act a = W::act(a0 + blk * sizeof(BlockQ8_0));
       const uint8_t* p0 = w0 + blk * W::kBytes;
       // The M row scales converted and multiplied by d_x together (each product rounded to float, as the reference).
-      __m128i h = _mm_setzero_si128();
-      for (int i = 0; i < M; ++i) {
-        uint16_t d;
-        std::memcpy(&d, p0 + i * g.w_row_bytes, 2);
-        h = _mm_insert_epi16(h, d, i);
-      }
+      // (Gathered through memory: _mm_insert_epi16 needs a constant lane, which -O2 builds do not unroll into.)
+      uint16_t halves[8] = {};
+      for (int i = 0; i < M; ++i) std::memcpy(&halves[i], p0 + i * g.w_row_bytes, 2);
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(halves));
       const __m256 scales = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(h), _mm_set1_ps(a.d)));
       for (int i = 0; i < M; ++i) {
         const uint8_t* p = p0 + i * g.w_row_bytes;
