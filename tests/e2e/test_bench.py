@@ -6,7 +6,7 @@ import pytest
 
 RESULT_FIELDS = {"model", "file", "size_bytes", "backend", "threads", "load_s", "prompt_tokens", "prefill_tok_s",
                  "ttft_s", "gen_tokens", "decode_tok_s", "peak_rss_bytes", "bandwidth_gb_s", "roofline_pct",
-                 "repetitions"}
+                 "repetitions", "depth", "kv_bytes_read"}
 
 
 def bench(rkchat_bin, *args):

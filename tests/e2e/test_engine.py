@@ -60,7 +60,7 @@ def test_unknown_isa_is_a_clear_error(rkchat_bin, fixtures_dir):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["-m", "/nonexistent/model.gguf", "--tokens", "1"], "no such file"),
+    (["-m", "/nonexistent/model.gguf", "--tokens", "1"], "does not exist"),
     (["--tokens", "1,x"], "not a token id"),
     (["--tokens", "5000"], "outside the vocabulary"),
 ])
