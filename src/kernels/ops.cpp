@@ -12,7 +12,12 @@
 // Portable loops, cloned for AVX2/FMA/F16C and AVX-512 on x86 (glibc's ifunc picks the clone at load time). On
 // aarch64 NEON and half conversions are baseline.
 #if defined(__x86_64__) && !defined(__clang__)
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer instruments the ifunc resolvers, which run before it is set up (the binary crashes at load).
+#define RKCHAT_CLONES
+#else
 #define RKCHAT_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#endif
 using half_t = _Float16;
 #elif defined(__aarch64__)
 #define RKCHAT_CLONES
