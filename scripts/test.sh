@@ -69,6 +69,9 @@ bash tests/packaging/install-test.sh build/aarch64/rkchat_*_arm64.deb \
 stage "deployment: deploy-board over ssh to a namespace playing a board"
 bash tests/deploy/deploy-board-test.sh build/ci/rkchat_*_amd64.deb "$RKCHAT_FIXTURES_DIR/tiny-qwen3-q8_0.gguf"
 
+stage "deployment: three boards (network namespaces) behind HAProxy, one killed mid-run"
+.venv/bin/python tests/deploy/fleet_test.py build/ci/rkchat "$RKCHAT_FIXTURES_DIR/tiny-qwen3-q8_0.gguf"
+
 echo
 echo "=== rkchat tests: every stage passed"
 echo "stages: $stages passed, 0 failed"
