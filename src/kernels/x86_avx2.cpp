@@ -14,6 +14,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quant_rows.h"
+#include "kernels/x86_avx2_lanes.h"
 
 namespace rkchat::kernels {
 
@@ -21,28 +22,11 @@ namespace {
 
 using tiles::GemmArgs;
 
-#define RK_INLINE inline __attribute__((always_inline))
-
-RK_INLINE float load_fp16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
-RK_INLINE __m256i loadu256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-
 // 16 packed bytes -> 32 nibbles: low nibbles (elements 0..15) in the low lane, high nibbles in the high lane.
 RK_INLINE __m256i unpack_nibbles(const uint8_t* p) {
   const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const __m256i z = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
   return _mm256_and_si256(z, _mm256_set1_epi8(0x0f));
-}
-
-RK_INLINE float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 struct WeightBlock {

@@ -17,29 +17,13 @@
 #include "kernels/gemm_tiles.h"
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/x86_avx2_lanes.h"
 
 namespace rkchat::kernels {
 
 namespace {
 
 using tiles::GemmArgs;
-
-#define RK_INLINE inline __attribute__((always_inline))
-
-RK_INLINE float load_fp16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
-RK_INLINE __m256i loadu256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-
-RK_INLINE float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // One token's activation block as the weight format wants it.
 struct Act {
