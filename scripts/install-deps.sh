@@ -12,7 +12,7 @@ APT_PACKAGES=(
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-pip python3-venv
   # packaging and deployment tests: a Debian root filesystem, the balancer, ssh to a namespace playing a board
-  mmdebstrap haproxy openssh-client iproute2 systemd
+  mmdebstrap haproxy openssh-client iproute2 systemd curl
   # the web page: its embedded scripts, and the browser its tests drive
   libjs-marked libjs-highlight.js chromium
 )
