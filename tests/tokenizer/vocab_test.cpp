@@ -2,6 +2,8 @@
 // pieces that are no token (as in the fixture models' trimmed vocab).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "gguf/gguf.h"
@@ -56,7 +58,10 @@ class VocabFile : public testing::Test {
     }
   }
 
-  std::string path_ = testing::TempDir() + "rkchat_vocab_test.gguf";
+  // One file per test and process: ctest runs these tests in parallel, and a shared name let one test's
+  // TearDown remove the file another was renaming into place.
+  std::string path_ = testing::TempDir() + "rkchat_vocab_test-" + std::to_string(::getpid()) + "-" +
+                      testing::UnitTest::GetInstance()->current_test_info()->name() + ".gguf";
   std::vector<std::string> tokens_;
   gguf::Writer w_;
 };
