@@ -11,8 +11,9 @@ APT_PACKAGES=(
   clang-14 libclang-rt-14-dev clang-format
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-pip python3-venv
-  # packaging and deployment tests: a Debian root filesystem, the balancer, ssh to a namespace playing a board
-  mmdebstrap haproxy openssh-client iproute2 systemd curl
+  # packaging and deployment tests: a Debian root filesystem, the balancer, ssh to namespaces playing boards (one
+  # booted with systemd by systemd-nspawn)
+  mmdebstrap haproxy openssh-client iproute2 systemd systemd-container curl
   # the web page: its embedded scripts, and the browser its tests drive
   libjs-marked libjs-highlight.js chromium
 )

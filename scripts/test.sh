@@ -66,7 +66,7 @@ cmake --build --preset aarch64 -j "$jobs" --target rkchat
 bash tests/packaging/install-test.sh build/aarch64/rkchat_*_arm64.deb \
   "${model:-$RKCHAT_FIXTURES_DIR/tiny-qwen3-q8_0.gguf}"
 
-stage "deployment: deploy-board over ssh to a namespace playing a board"
+stage "deployment: deploy-board over ssh to two namespaces playing boards (a chroot, and a systemd-nspawn boot)"
 bash tests/deploy/deploy-board-test.sh build/ci/rkchat_*_amd64.deb "$RKCHAT_FIXTURES_DIR/tiny-qwen3-q8_0.gguf"
 
 stage "deployment: three boards (network namespaces) behind HAProxy, one killed mid-run"
