@@ -2,9 +2,11 @@
 #include <fmt/format.h>
 
 #include "server/anthropic.h"
+#include "server/embeddings.h"
 #include "server/ollama.h"
 #include "server/openai.h"
 #include "server/respond.h"
+#include "server/rkllm_chat.h"
 #include "server/server.h"
 #include "web/web.h"
 
@@ -18,14 +20,24 @@ void both(HttpServer& http, const std::string& method, const std::string& v1_pat
   http.route(method, v1_path.substr(3), handler);
 }
 
-// OpenAI /v1/chat/completions and /v1/completions; /rkllm_chat is the chat form with the reference system's
-// body ({"messages", "stream"}).
-HttpResponse openai_generate(Server& server, const HttpRequest& req, bool chat) {
+// What an OpenAI-shaped route answers: completions, chat completions, or /rkllm_chat (the chat form with the
+// reference system's body and stream; see rkllm_chat.h).
+enum class OpenAiRoute { completion, chat, rkllm };
+
+std::shared_ptr<StreamFormat> openai_stream(OpenAiRoute route, const ChatRequest& r, const std::string& model) {
+  if (route == OpenAiRoute::rkllm) return rkllm_chat::stream_format(model);
+  return openai::stream_format(route == OpenAiRoute::chat, r.include_usage, model);
+}
+
+HttpResponse openai_generate(Server& server, const HttpRequest& req, OpenAiRoute route) {
+  const bool chat = route != OpenAiRoute::completion;
   try {
     const auto body = parse_body(req.body);
-    ChatRequest r = chat ? openai::parse_chat(body) : openai::parse_completion(body);
+    ChatRequest r = route == OpenAiRoute::rkllm ? rkllm_chat::parse(body)
+                    : chat                      ? openai::parse_chat(body)
+                                                : openai::parse_completion(body);
     auto gen = server.generate(server.pool().get(r.model), r);
-    if (r.stream) return stream_response(gen, openai::stream_format(chat, r.include_usage, gen->model().name));
+    if (r.stream) return stream_response(gen, openai_stream(route, r, gen->model().name));
     gen->finish();
     HttpResponse res;
     fill_log(*res.log, *gen);
@@ -117,15 +129,19 @@ HttpResponse anthropic_messages(Server& server, const HttpRequest& req, bool cou
   }
 }
 
-// Embeddings: the backends offer no pooled output yet, so every model answers 400, saying so (after the model is
-// found: an unknown one is still 404).
-HttpResponse embeddings(Server& server, const HttpRequest& req, bool ollama_shape) {
+// Embeddings: OpenAI's shape, or Ollama's (/api/embed; legacy: /api/embeddings).
+HttpResponse embeddings_route(Server& server, const HttpRequest& req, bool ollama_shape, bool legacy) {
+  const auto started = std::chrono::steady_clock::now();
   try {
     const auto body = parse_body(req.body);
-    std::string name;
-    read_string(body, "model", name);
-    const auto model = server.pool().get(name);
-    throw bad_request("this model (" + model->name + ") does not support embeddings");
+    const auto r = ollama_shape ? embeddings::parse_ollama(body, legacy) : embeddings::parse_openai(body);
+    const auto model = server.pool().get(r.model);
+    const auto e = embeddings::compute(*model, r);
+    HttpResponse res;
+    res.body = dump(
+        ollama_shape ? embeddings::ollama_response(e, model->name, legacy, std::chrono::steady_clock::now() - started)
+                     : embeddings::openai_response(e, model->name, r.base64));
+    return res;
   } catch (const ApiError& e) {
     return ollama_shape ? ollama::error_response(e) : openai::error_response(e);
   }
@@ -158,24 +174,27 @@ void Server::add_routes() {
   h.route("GET", "/health", [this](const HttpRequest&) { return health(); });
   h.route("GET", "/metrics", [this](const HttpRequest&) { return metrics(); });
   // OpenAI
-  both(h, "POST", "/v1/chat/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
-  both(h, "POST", "/v1/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, false); });
+  both(h, "POST", "/v1/chat/completions",
+       [this](const HttpRequest& r) { return openai_generate(*this, r, OpenAiRoute::chat); });
+  both(h, "POST", "/v1/completions",
+       [this](const HttpRequest& r) { return openai_generate(*this, r, OpenAiRoute::completion); });
   both(h, "GET", "/v1/models", [this](const HttpRequest&) { return openai_models(*this); });
-  both(h, "POST", "/v1/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, false); });
+  both(h, "POST", "/v1/embeddings", [this](const HttpRequest& r) { return embeddings_route(*this, r, false, false); });
   // Anthropic
   both(h, "POST", "/v1/messages", [this](const HttpRequest& r) { return anthropic_messages(*this, r, false); });
   both(h, "POST", "/v1/messages/count_tokens",
        [this](const HttpRequest& r) { return anthropic_messages(*this, r, true); });
   // The reference system's console_chat.py
-  h.route("POST", "/rkllm_chat", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
+  h.route("POST", "/rkllm_chat",
+          [this](const HttpRequest& r) { return openai_generate(*this, r, OpenAiRoute::rkllm); });
   // Ollama
   h.route("POST", "/api/chat", [this](const HttpRequest& r) { return ollama_generate(*this, r, true); });
   h.route("POST", "/api/generate", [this](const HttpRequest& r) { return ollama_generate(*this, r, false); });
   h.route("POST", "/api/show", [this](const HttpRequest& r) { return ollama_show(*this, r); });
   h.route("GET", "/api/tags", [this](const HttpRequest&) { return json_response(ollama::tags(*pool_)); });
   h.route("GET", "/api/ps", [this](const HttpRequest&) { return json_response(ollama::ps(*pool_)); });
-  h.route("POST", "/api/embed", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
-  h.route("POST", "/api/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
+  h.route("POST", "/api/embed", [this](const HttpRequest& r) { return embeddings_route(*this, r, true, false); });
+  h.route("POST", "/api/embeddings", [this](const HttpRequest& r) { return embeddings_route(*this, r, true, true); });
   h.route("GET", "/api/version", [](const HttpRequest&) { return json_response(ollama::version()); });
   // The chat page at / and /assets/... (open without the API key: see http.cpp)
   for (const auto& a : web::assets())

@@ -9,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "gguf/gguf.h"
+#include "kernels/cpu_topology.h"
 #include "kernels/thread_pool.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -100,7 +101,7 @@ int context_for(int requested, int n_seq, const model::HParams& hp, kernels::KvT
 int threads_for(int requested) {
   if (requested < 0) throw Error("the thread count must be positive (got " + std::to_string(requested) + ")");
   const int cores = kernels::online_cores();
-  if (requested == 0) return cores;
+  if (requested == 0) return static_cast<int>(kernels::host_cores().cores.size());
   if (requested > cores) {
     std::fprintf(stderr, "rkchat: warning: %d threads asked, but this process may run on %d cores; using %d\n",
                  requested, cores, cores);

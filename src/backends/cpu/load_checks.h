@@ -33,8 +33,9 @@ uint64_t available_memory_bytes();
 int context_for(int requested, int n_seq, const model::HParams& hp, kernels::KvType type, uint64_t available,
                 const std::string& path);
 
-// Threads to run for `requested` (0: every core): capped at the cores this process may run on, with a warning on
-// stderr, since spinning workers beyond the cores only wait for each other. Negative counts are refused.
+// Threads to run for `requested` (0: one per physical core of the fastest class, kernels::host_cores()): capped at
+// the cores this process may run on, with a warning on stderr, since spinning workers beyond the cores only wait
+// for each other. Negative counts are refused.
 int threads_for(int requested);
 
 // "512.00 KiB", "1.50 GiB"
