@@ -111,17 +111,20 @@ wait_for() {  # seconds, command...: runs the command each second while it retur
   return 1
 }
 port=""
+health=""  # the last /health reply, or curl's error
 serve_ok() {  # while serve runs: learns its port from the log, then asks /health
   ! serve_gone || return 2
   [ -n "$port" ] || port="$(sed -n 's|^rkchat: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$serve_log")"
-  [ -n "$port" ] && [[ "$(curl -fsS --max-time 5 "http://127.0.0.1:$port/health" 2>/dev/null)" == *'"status":"ok"'* ]]
+  [ -n "$port" ] || return 1
+  health="$(curl -sS --max-time 5 "http://127.0.0.1:$port/health" 2>&1)"
+  [[ "$health" == *'"status":"ok"'* ]]
 }
 up=false
-if wait_for 180 serve_ok; then
+if wait_for 300 serve_ok; then
   up=true
   record PASS "serve /health" "ok on port $port"
 else
-  record FAIL "serve /health" "no ok within 180 s (or serve exited)"
+  record FAIL "serve /health" "not ok within 300 s (port ${port:-unknown}): $health"
   cat "$serve_log"
 fi
 completion() {  # stream (true/false), output file
@@ -150,6 +153,7 @@ for stream in false true; do
   name="serve chat"
   [ "$stream" = false ] || name="serve stream"
   text=""
+  rm -f "$out"
   ! $up || { completion "$stream" "$out" && text="$(answer_of "$out" "$stream")"; }
   # A stream must end with the [DONE] line; an answer (either way) must hold words.
   if grep -Eq '[[:alpha:]]{2}' <<<"$text" &&
