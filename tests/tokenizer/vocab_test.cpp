@@ -1,7 +1,6 @@
 // Vocab loading from hand-made GGUFs: what is required, what is checked, and BPE merges through intermediate
 // pieces that are no token (as in the fixture models' trimmed vocab).
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
