@@ -16,7 +16,8 @@ APT_PACKAGES=(
   # the web page: its embedded scripts, and the browser its tests drive
   libjs-marked libjs-highlight.js chromium
 )
-PIP_PACKAGES=(pytest pexpect jinja2 numpy gguf openai ollama anthropic)
+# requests: the reference system's console client (console_chat.py) speaks through it; its protocol is tested with it.
+PIP_PACKAGES=(pytest pexpect jinja2 numpy gguf openai ollama anthropic requests)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -40,7 +41,7 @@ fi
 # Python test tools live in a venv inside the checkout so the system Python stays untouched.
 venv="$(dirname "$0")/../.venv"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-if ! "$venv/bin/python" -c "import pytest, pexpect, jinja2, numpy, gguf" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import pytest, pexpect, jinja2, numpy, gguf, openai, ollama, anthropic, requests" 2>/dev/null; then
   echo "rkchat: installing Python test tools: ${PIP_PACKAGES[*]}"
   "$venv/bin/pip" install -q "${PIP_PACKAGES[@]}"
 fi

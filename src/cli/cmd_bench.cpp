@@ -1,7 +1,6 @@
 // `rkchat bench`: speed and memory of one or more models; a table on stdout, progress on stderr, and optionally a
 // Markdown report and JSON for scripts.
 #include <iostream>
-#include <thread>
 
 #include "cli/commands.h"
 #include "cli/console.h"
@@ -9,6 +8,7 @@
 #include "runtime/bench.h"
 #include "runtime/bench_parallel.h"
 #include "runtime/bench_report.h"
+#include "runtime/machine.h"
 #include "runtime/model_list.h"
 
 namespace rkchat::cli {
@@ -42,8 +42,9 @@ int bench(BenchCliOptions& o) {
   for (const auto& m : b.models) check_input_file(m, "model file");  // a FIFO named x.gguf would block
   if (b.models.empty()) throw backends::Error("give the models to measure: -m MODEL (repeatable) or --models DIR");
   // Explicit thread counts, so that the report says what ran.
-  const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  b.threads = o.thread_counts.empty() ? std::vector<int>{b.load.threads > 0 ? b.load.threads : all} : o.thread_counts;
+  const int fallback = runtime::default_threads();
+  b.threads =
+      o.thread_counts.empty() ? std::vector<int>{b.load.threads > 0 ? b.load.threads : fallback} : o.thread_counts;
   if (!o.prompts_file.empty()) b.prompts = runtime::read_prompts(o.prompts_file);
   b.progress = [](const std::string& line) { std::cerr << line << std::endl; };
 

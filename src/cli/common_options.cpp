@@ -23,7 +23,8 @@ void add_load_options(CLI::App* cmd, backends::LoadOptions& o, bool model_requir
   cmd->add_option("--backend", o.backend, "auto (by file type), cpu or rkllm")
       ->check(CLI::IsMember({"auto", "cpu", "rkllm"}))
       ->capture_default_str();
-  cmd->add_option("-t,--threads", o.threads, "Threads (0: one per core)")
+  cmd->add_option("-t,--threads", o.threads,
+                  "Threads (0: one per physical core of the fastest kind; rkchat doctor says which)")
       ->check(in_range(runtime::limits::threads))
       ->capture_default_str();
   cmd->add_option("-c,--ctx-size", o.n_ctx, "Context length in tokens (0: the model's, at most 4096)")

@@ -1,13 +1,8 @@
 #include "doctor/doctor.h"
 
 #include <algorithm>
-#include <filesystem>
-
-#include "backends/rkllm/runtime_select.h"
 
 namespace rkchat::doctor {
-
-namespace fs = std::filesystem;
 
 const char* verdict_name(Verdict v) {
   switch (v) {
@@ -29,25 +24,6 @@ Verdict Report::worst() const {
     if (c.verdict != Verdict::info) w = std::max(w, c.verdict);
   }
   return w;
-}
-
-std::string Sysroot::read(const std::string& abs) const {
-  std::string s = backends::rkllm::read_file(path(abs));
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\0' || s.back() == '\t')) s.pop_back();
-  return s;
-}
-
-bool Sysroot::exists(const std::string& abs) const {
-  std::error_code ec;
-  return fs::exists(path(abs), ec);
-}
-
-std::vector<std::string> Sysroot::list(const std::string& abs) const {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(path(abs), ec)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 Report diagnose(const Options& o) {

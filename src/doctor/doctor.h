@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/sysroot.h"
+
 namespace rkchat::doctor {
 
 enum class Verdict { ok, info, warn, fail };
@@ -34,21 +36,8 @@ Report diagnose(const Options& options);
 std::string to_text(const Report& report);
 nlohmann::json to_json(const Report& report);
 
-// Reads files under the sysroot.
-class Sysroot {
- public:
-  explicit Sysroot(std::string root) : root_(std::move(root)) {}
-  bool is_host() const { return root_.empty() || root_ == "/"; }
-  std::string path(const std::string& abs) const { return is_host() ? abs : root_ + abs; }
-  // Contents (trailing whitespace trimmed); "" when absent or unreadable.
-  std::string read(const std::string& abs) const;
-  bool exists(const std::string& abs) const;
-  // Names in a folder, sorted; empty when absent.
-  std::vector<std::string> list(const std::string& abs) const;
-
- private:
-  std::string root_;
-};
+// Every check reads under the sysroot.
+using kernels::Sysroot;
 
 // The checks, by subject (system.cpp, npu.cpp, model.cpp).
 void check_cpu(const Sysroot& root, std::vector<Check>& out);

@@ -4,6 +4,7 @@
 
 #include "doctor/doctor.h"
 #include "kernels/cpu_features.h"
+#include "kernels/cpu_topology.h"
 
 namespace rkchat::doctor {
 
@@ -28,13 +29,6 @@ std::map<std::string, std::string> cpuinfo(const Sysroot& root, int& processors)
 
 bool has_word(const std::string& words, const std::string& w) {
   return (" " + words + " ").find(" " + w + " ") != std::string::npos;
-}
-
-std::string arm_core_name(const std::string& part) {
-  static const std::map<std::string, std::string> parts = {
-      {"0xd03", "Cortex-A53"}, {"0xd05", "Cortex-A55"}, {"0xd08", "Cortex-A72"}, {"0xd0b", "Cortex-A76"}};
-  const auto it = parts.find(part);
-  return it == parts.end() ? "Arm core " + part : it->second;
 }
 
 std::string ghz(const std::string& khz) {
@@ -89,7 +83,7 @@ void check_cpu(const Sysroot& root, std::vector<Check>& out) {
   int processors = 0;
   const auto kv = cpuinfo(root, processors);
   std::string model = kv.count("model name") ? kv.at("model name") : "";
-  if (model.empty() && kv.count("CPU part")) model = arm_core_name(kv.at("CPU part"));
+  if (model.empty() && kv.count("CPU part")) model = kernels::arm_core_name(kv.at("CPU part"));
   if (model.empty()) model = "unknown CPU";
   out.push_back({"cpu", model + ", " + std::to_string(processors) + " cores", Verdict::ok, ""});
   // Clusters: one cpufreq policy per cluster on big.LITTLE boards.
@@ -102,6 +96,9 @@ void check_cpu(const Sysroot& root, std::vector<Check>& out) {
                 ghz(root.read(dir + "/cpuinfo_max_freq"));
   }
   if (n > 0) out.push_back({"clusters", std::to_string(n) + ": " + clusters, Verdict::info, ""});
+  // What the CPU engine uses without -t; only the host has an affinity mask to honour.
+  const auto cores = kernels::choose_cores(root, root.is_host() ? kernels::affinity_cpus() : std::vector<int>{});
+  out.push_back({"threads", cores.describe(), Verdict::info, ""});
   out.push_back(isa_check(root, kv));
 }
 

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 
-#if defined(__linux__)
-#include <sched.h>
-#endif
+#include "kernels/cpu_topology.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -30,15 +28,13 @@ constexpr int kChunkBits = 16;
 constexpr uint64_t kChunkMask = (uint64_t{1} << kChunkBits) - 1;
 }  // namespace
 
-int online_cores() {
-#if defined(__linux__)
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-#endif
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
+// The affinity read once: a pool narrows its callers' affinity, which must not shrink the next pool's cap.
+int online_cores() { return std::max(1, static_cast<int>(host_cores().usable.size())); }
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads, std::vector<int> cpus)
+    : n_threads_(std::max(1, n_threads)), cpus_(std::move(cpus)) {
+  static std::atomic<uint64_t> pools{0};
+  id_ = ++pools;
   threads_.reserve(static_cast<size_t>(n_threads_ - 1));
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
@@ -83,6 +79,12 @@ void ThreadPool::work_on(uint32_t job, int tid) {
 
 void ThreadPool::run(int64_t n, int64_t grain, void* ctx, Trampoline tramp) {
   if (n <= 0) return;
+  // The caller runs ranges too: it moves to the pool's cores with its first job (one system call, not one per job).
+  thread_local uint64_t restricted_for = 0;
+  if (restricted_for != id_) {
+    restrict_current_thread(cpus_);
+    restricted_for = id_;
+  }
   if (n_threads_ == 1 || n <= grain) {
     tramp(ctx, 0, n, 0);
     return;
@@ -113,6 +115,7 @@ void ThreadPool::run(int64_t n, int64_t grain, void* ctx, Trampoline tramp) {
 }
 
 void ThreadPool::worker(int index) {
+  restrict_current_thread(cpus_);
   uint32_t seen = 0;
   for (;;) {
     int spins = 0;

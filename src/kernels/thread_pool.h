@@ -2,7 +2,9 @@
 // contiguous ranges per thread (equal work for matmul rows), and every participant -- the caller included -- claims
 // ranges until none is left. So the caller never waits for a worker that the OS has not scheduled yet (an
 // oversubscribed machine, a test run beside a build): it takes that range itself. Workers spin briefly after each job
-// (decode issues hundreds of small jobs per token), then sleep.
+// (decode issues hundreds of small jobs per token), then sleep. Given cores, the workers and every thread that
+// issues jobs run only there: the kernel would otherwise move them to a LITTLE core now and then, and each job ends
+// when its slowest range does.
 #pragma once
 
 #include <atomic>
@@ -14,14 +16,16 @@
 
 namespace rkchat::kernels {
 
-// Cores this process may run on (its CPU affinity), at least 1. Workers spin between jobs, so a pool larger than
-// this makes them take turns on the cores and a forward pass crawls: callers cap their thread counts by it.
+// Online cores this process may run on (its CPU affinity when it started), at least 1. Workers spin between jobs,
+// so a pool larger than this makes them take turns on the cores and a forward pass crawls: callers cap their
+// thread counts by it.
 int online_cores();
 
 class ThreadPool {
  public:
-  // n_threads counts the calling thread: ThreadPool(1) runs everything inline.
-  explicit ThreadPool(int n_threads);
+  // n_threads counts the calling thread: ThreadPool(1) runs everything inline. `cpus` (CoreChoice::first): the
+  // cores its threads may run on, any when empty.
+  explicit ThreadPool(int n_threads, std::vector<int> cpus = {});
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -49,6 +53,8 @@ class ThreadPool {
   void range_of(int64_t chunk, int64_t& b, int64_t& e) const;
 
   int n_threads_;
+  std::vector<int> cpus_;
+  uint64_t id_;  // tells a caller whether it was restricted to this pool's cores already
   std::vector<std::thread> threads_;
   // The current job; written by the caller before the job id is published in `claim_`.
   void* ctx_ = nullptr;

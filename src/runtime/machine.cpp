@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
+#include "kernels/cpu_topology.h"
 
 namespace rkchat::runtime {
 namespace {
@@ -62,16 +63,11 @@ uint64_t kib_field(const std::map<std::string, std::string>& f, const std::strin
 
 // Arm /proc/cpuinfo names no model: count cores by their part number.
 std::string arm_cores() {
-  static const std::map<std::string, std::string> parts = {{"0xd03", "Cortex-A53"}, {"0xd05", "Cortex-A55"},
-                                                           {"0xd08", "Cortex-A72"}, {"0xd0b", "Cortex-A76"},
-                                                           {"0xd0d", "Cortex-A77"}, {"0xd41", "Cortex-A78"}};
   std::map<std::string, int> count;
   std::istringstream in(read_file("/proc/cpuinfo"));
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("CPU part", 0) != 0) continue;
-    const std::string part = trim(line.substr(line.find(':') + 1));
-    const auto it = parts.find(part);
-    ++count[it == parts.end() ? part : it->second];
+    ++count[kernels::arm_core_name(trim(line.substr(line.find(':') + 1)))];
   }
   std::string out;
   for (const auto& [name, n] : count) out += (out.empty() ? "" : " + ") + name + " x" + std::to_string(n);
@@ -96,6 +92,8 @@ MachineInfo machine_info() {
   }
   return m;
 }
+
+int default_threads() { return static_cast<int>(kernels::host_cores().cores.size()); }
 
 uint64_t peak_rss_bytes() { return kib_field(proc_fields("/proc/self/status"), "VmHWM"); }
 

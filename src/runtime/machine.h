@@ -19,6 +19,9 @@ struct MachineInfo {
 
 MachineInfo machine_info();
 
+// The CPU engine's thread count without -t: one per physical core of the fastest class (big cores, P-cores).
+int default_threads();
+
 // Peak resident set size of this process (VmHWM), 0 when unknown.
 uint64_t peak_rss_bytes();
 // Restarts the peak from the current size (Linux clear_refs); false when the kernel does not allow it.

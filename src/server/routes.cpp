@@ -5,6 +5,7 @@
 #include "server/ollama.h"
 #include "server/openai.h"
 #include "server/respond.h"
+#include "server/rkllm_chat.h"
 #include "server/server.h"
 #include "web/web.h"
 
@@ -18,14 +19,24 @@ void both(HttpServer& http, const std::string& method, const std::string& v1_pat
   http.route(method, v1_path.substr(3), handler);
 }
 
-// OpenAI /v1/chat/completions and /v1/completions; /rkllm_chat is the chat form with the reference system's
-// body ({"messages", "stream"}).
-HttpResponse openai_generate(Server& server, const HttpRequest& req, bool chat) {
+// What an OpenAI-shaped route answers: completions, chat completions, or /rkllm_chat (the chat form with the
+// reference system's body and stream; see rkllm_chat.h).
+enum class OpenAiRoute { completion, chat, rkllm };
+
+std::shared_ptr<StreamFormat> openai_stream(OpenAiRoute route, const ChatRequest& r, const std::string& model) {
+  if (route == OpenAiRoute::rkllm) return rkllm_chat::stream_format(model);
+  return openai::stream_format(route == OpenAiRoute::chat, r.include_usage, model);
+}
+
+HttpResponse openai_generate(Server& server, const HttpRequest& req, OpenAiRoute route) {
+  const bool chat = route != OpenAiRoute::completion;
   try {
     const auto body = parse_body(req.body);
-    ChatRequest r = chat ? openai::parse_chat(body) : openai::parse_completion(body);
+    ChatRequest r = route == OpenAiRoute::rkllm ? rkllm_chat::parse(body)
+                    : chat                      ? openai::parse_chat(body)
+                                                : openai::parse_completion(body);
     auto gen = server.generate(server.pool().get(r.model), r);
-    if (r.stream) return stream_response(gen, openai::stream_format(chat, r.include_usage, gen->model().name));
+    if (r.stream) return stream_response(gen, openai_stream(route, r, gen->model().name));
     gen->finish();
     HttpResponse res;
     fill_log(*res.log, *gen);
@@ -158,8 +169,10 @@ void Server::add_routes() {
   h.route("GET", "/health", [this](const HttpRequest&) { return health(); });
   h.route("GET", "/metrics", [this](const HttpRequest&) { return metrics(); });
   // OpenAI
-  both(h, "POST", "/v1/chat/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
-  both(h, "POST", "/v1/completions", [this](const HttpRequest& r) { return openai_generate(*this, r, false); });
+  both(h, "POST", "/v1/chat/completions",
+       [this](const HttpRequest& r) { return openai_generate(*this, r, OpenAiRoute::chat); });
+  both(h, "POST", "/v1/completions",
+       [this](const HttpRequest& r) { return openai_generate(*this, r, OpenAiRoute::completion); });
   both(h, "GET", "/v1/models", [this](const HttpRequest&) { return openai_models(*this); });
   both(h, "POST", "/v1/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, false); });
   // Anthropic
@@ -167,7 +180,8 @@ void Server::add_routes() {
   both(h, "POST", "/v1/messages/count_tokens",
        [this](const HttpRequest& r) { return anthropic_messages(*this, r, true); });
   // The reference system's console_chat.py
-  h.route("POST", "/rkllm_chat", [this](const HttpRequest& r) { return openai_generate(*this, r, true); });
+  h.route("POST", "/rkllm_chat",
+          [this](const HttpRequest& r) { return openai_generate(*this, r, OpenAiRoute::rkllm); });
   // Ollama
   h.route("POST", "/api/chat", [this](const HttpRequest& r) { return ollama_generate(*this, r, true); });
   h.route("POST", "/api/generate", [this](const HttpRequest& r) { return ollama_generate(*this, r, false); });

@@ -8,6 +8,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/load_checks.h"
 #include "gguf/gguf.h"
+#include "kernels/cpu_topology.h"
 #include "kernels/thread_pool.h"
 #include "model/model.h"
 #include "model/weights.h"
@@ -99,7 +100,7 @@ TEST_F(CpuLoad, ContextCheckAgainstAGivenMemory) {
 TEST_F(CpuLoad, ThreadsAreCappedAtTheCores) {
   // -t 1000 took a minute for 4 tokens and -t 100000 never finished: workers spin, so no more than the cores.
   const int cores = kernels::online_cores();
-  EXPECT_EQ(cpu::threads_for(0), cores);
+  EXPECT_EQ(cpu::threads_for(0), std::ssize(kernels::host_cores().cores));  // the default: the fast cores
   EXPECT_EQ(cpu::threads_for(1), 1);
   EXPECT_EQ(cpu::threads_for(100000), cores);
   EXPECT_THROW(cpu::threads_for(-1), Error);

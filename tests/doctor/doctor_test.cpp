@@ -3,12 +3,11 @@
 #include "doctor/doctor.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 
 #include "../gguf/gguf_edit.h"
+#include "fake_root.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "model/weights.h"
@@ -18,23 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class FakeRoot : public ::testing::Test {
+class FakeRoot : public rkchat::testing::FakeRootTest {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("doctor_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
-  void put(const std::string& abs, const std::string& text) {
-    const fs::path p = root_ / abs.substr(1);
-    fs::create_directories(p.parent_path());
-    std::FILE* f = std::fopen(p.c_str(), "wb");
-    ASSERT_NE(f, nullptr) << p;
-    std::fwrite(text.data(), 1, text.size(), f);
-    std::fclose(f);
-  }
   void rk3588(const std::string& governor, bool driver = true) {
     put("/proc/device-tree/compatible", std::string("radxa,rock-5b\0rockchip,rk3588\0", 30));
     std::string cpuinfo;
@@ -85,7 +69,6 @@ class FakeRoot : public ::testing::Test {
     for (const auto& c : r.checks) n += c.name == name && c.verdict == v;
     return n;
   }
-  fs::path root_;
 };
 
 TEST_F(FakeRoot, Rk3588Pinned) {
@@ -98,6 +81,9 @@ TEST_F(FakeRoot, Rk3588Pinned) {
   EXPECT_EQ(find(r, "isa").value, "neon neon_dotprod");
   EXPECT_NE(find(r, "cpu").value.find("8 cores"), std::string::npos);
   EXPECT_NE(find(r, "clusters").value.find("3:"), std::string::npos);
+  // No cpu_capacity nor per-CPU cpufreq in this tree: the part numbers in /proc/cpuinfo tell the cores apart.
+  EXPECT_EQ(find(r, "threads").value,
+            "4 (cpu4-7, Cortex-A76 big cores by MIDR part numbers; cpu0-3 Cortex-A55 LITTLE cores left out)");
   EXPECT_EQ(find(r, "rkllm-runtime").verdict, Verdict::warn);  // none installed on this board
 }
 
@@ -139,6 +125,7 @@ TEST_F(FakeRoot, X86Machine) {
   EXPECT_EQ(find(r, "isa").value, "avx2 fma f16c avx512f");
   EXPECT_EQ(find(r, "governor").verdict, Verdict::info);  // not what limits a CPU-only machine
   EXPECT_NE(find(r, "cpu").value.find("Fake Xeon, 2 cores"), std::string::npos);
+  EXPECT_EQ(find(r, "threads").value, "2 (cpu0-1, all cores alike)");
   EXPECT_EQ(r.worst(), Verdict::ok);
 }
 

@@ -125,12 +125,62 @@ def test_tools_reach_the_template(qwen3):
     assert status == 200, r
 
 
-def test_rkllm_chat(qwen3):
-    """The reference system's console_chat.py: {"messages", "stream"} -> the OpenAI shape."""
-    status, r = post_json(qwen3.url + "/rkllm_chat", {"messages": CHAT, "stream": False})
-    assert status == 200 and r["choices"][0]["message"]["role"] == "assistant"
-    status, _, data = request(qwen3.url + "/rkllm_chat", {"messages": CHAT, "stream": True})
-    assert status == 200 and sse_events(data)[-1] == "[DONE]"
+def console_chat_turn(url, question, stream, **extra):
+    """One turn as the reference system's console client (rknn-llm's chat_api_flask.py) makes it: a requests
+    session, its placeholder Authorization header, and, streamed, bare JSON objects read with iter_lines, printing
+    choices[-1].delta.content until finish_reason is "stop". Returns what it would print as the answer."""
+    import requests
+    data = {"model": "your_model_deploy_with_RKLLM_Server", "messages": [{"role": "user", "content": question}],
+            "stream": stream, **extra}
+    headers = {"Content-Type": "application/json", "Authorization": "not_required"}
+    with requests.Session() as session:
+        r = session.post(url + "/rkllm_chat", json=data, headers=headers, stream=stream, timeout=120)
+        assert r.status_code == 200, r.text
+        if not stream:
+            return json.loads(r.text)["choices"][-1]["message"]["content"]
+        printed, last = "", None
+        for line in r.iter_lines():
+            if line:
+                last = json.loads(line.decode("utf-8"))
+                if last["choices"][-1]["finish_reason"] != "stop":
+                    printed += last["choices"][-1]["delta"]["content"]
+        assert last is not None and last["choices"][-1]["finish_reason"] in ("stop", "length")
+        return printed
+
+
+def test_rkllm_chat_speaks_the_reference_console_client(qwen3):
+    assert console_chat_turn(qwen3.url, "Hello", stream=False).strip()
+    assert console_chat_turn(qwen3.url, "Hello", stream=True).strip()
+
+
+def test_rkllm_chat_answers_as_the_openai_route_without_thinking(qwen3):
+    """Greedy, the client's two modes print the /v1 answer of the same request with thinking off (the reference
+    server's default)."""
+    greedy = {"temperature": 0, "max_tokens": 8}
+    whole = console_chat_turn(qwen3.url, "Hello", stream=False, **greedy)
+    streamed = console_chat_turn(qwen3.url, "Hello", stream=True, **greedy)
+    _, r = post_json(qwen3.url + "/v1/chat/completions", {
+        "messages": CHAT, "chat_template_kwargs": {"enable_thinking": False}, **greedy})
+    assert whole == streamed == r["choices"][0]["message"]["content"]
+
+
+def test_rkllm_chat_stream_has_no_sse_framing(qwen3):
+    status, headers, data = request(qwen3.url + "/rkllm_chat", {"messages": CHAT, "stream": True, "max_tokens": 4})
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    objects = [json.loads(line) for line in data.decode().split("\n\n") if line.strip()]
+    assert objects and all(len(o["choices"]) == 1 and "content" in o["choices"][0]["delta"] for o in objects)
+    assert [o["choices"][0]["finish_reason"] for o in objects][-1] == "length"
+    assert objects[-1]["usage"]["completion_tokens"] == 4
+
+
+def test_rkllm_chat_thinking_when_asked(qwen3):
+    """enable_thinking: true, as the reference accepts it: the reasoning comes inside <think> in the content."""
+    status, r = post_json(qwen3.url + "/rkllm_chat", {"messages": CHAT, "enable_thinking": True, "max_tokens": 6,
+                                                      "temperature": 0})
+    assert status == 200, r
+    _, plain = post_json(qwen3.url + "/v1/chat/completions", {"messages": CHAT, "max_tokens": 6, "temperature": 0})
+    assert r["choices"][0]["message"].get("reasoning_content") == plain["choices"][0]["message"].get(
+        "reasoning_content")
 
 
 @pytest.mark.parametrize("body,field", [

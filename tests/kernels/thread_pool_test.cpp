@@ -6,7 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
 #include <vector>
+
+#include "kernels/cpu_topology.h"
 
 namespace rkchat::kernels {
 namespace {
@@ -40,6 +45,34 @@ TEST(ThreadPool, RangesStartOnGrainBoundaries) {
     if (b % 48 != 0) misaligned.fetch_add(1);
   });
   EXPECT_EQ(misaligned.load(), 0);
+}
+
+// Given cores, every participant runs only there: the workers, and the caller from its first job on.
+TEST(ThreadPool, ParticipantsRunOnlyOnTheGivenCores) {
+  const auto allowed = affinity_cpus();
+  if (allowed.empty()) GTEST_SKIP() << "no affinity calls here";
+  const std::vector<int> one = {allowed.back()};
+  // In a thread of its own: the pool narrows its caller's affinity, which must not follow the later tests.
+  std::thread([&] {
+    ThreadPool pool(3, one);
+    std::mutex mu;
+    std::vector<std::vector<int>> seen;
+    bool workers_ran = false;
+    for (int job = 0; job < 20; ++job) {
+      pool.parallel_for(64, [&](int64_t, int64_t, int tid) {
+        // Slow ranges, so that the workers wake and claim some before the caller has taken them all.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        const auto mine = affinity_cpus();
+        std::lock_guard<std::mutex> lock(mu);
+        seen.push_back(mine);
+        workers_ran |= tid != 0;
+      });
+    }
+    EXPECT_TRUE(workers_ran);
+    for (const auto& cpus : seen) EXPECT_EQ(cpus, one);
+    EXPECT_EQ(affinity_cpus(), one);
+  }).join();
+  EXPECT_EQ(affinity_cpus(), allowed);  // this thread was not touched
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "backends/cpu/load_checks.h"
 #include "gguf/gguf.h"
+#include "kernels/cpu_topology.h"
 #include "kernels/thread_pool.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -90,7 +91,7 @@ class CpuBackend final : public Backend, public Stepper {
                                  static_cast<uint64_t>(n_seq)) +
                   "); open a smaller context");
     }
-    pool_ = std::make_unique<kernels::ThreadPool>(threads);
+    pool_ = std::make_unique<kernels::ThreadPool>(threads, kernels::host_cores().first(threads));
     slot_used_.assign(static_cast<size_t>(cache_->n_seq()), false);
     fill_info(o, n_ctx);
     if (o.progress) o.progress(1.0f);

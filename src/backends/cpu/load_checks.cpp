@@ -9,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "gguf/gguf.h"
+#include "kernels/cpu_topology.h"
 #include "kernels/thread_pool.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -122,7 +123,7 @@ uint64_t load_bytes(const LoadOptions& o) {
 int threads_for(int requested) {
   if (requested < 0) throw Error("the thread count must be positive (got " + std::to_string(requested) + ")");
   const int cores = kernels::online_cores();
-  if (requested == 0) return cores;
+  if (requested == 0) return static_cast<int>(kernels::host_cores().cores.size());
   if (requested > cores) {
     std::fprintf(stderr, "rkchat: warning: %d threads asked, but this process may run on %d cores; using %d\n",
                  requested, cores, cores);

@@ -48,8 +48,9 @@ uint64_t model_bytes(const gguf::File& file, const model::HParams& hp, int n_ctx
 // backends::Error for a file that loading would refuse.
 uint64_t load_bytes(const LoadOptions& options);
 
-// Threads to run for `requested` (0: every core): capped at the cores this process may run on, with a warning on
-// stderr, since spinning workers beyond the cores only wait for each other. Negative counts are refused.
+// Threads to run for `requested` (0: one per physical core of the fastest class, kernels::host_cores()): capped at
+// the cores this process may run on, with a warning on stderr, since spinning workers beyond the cores only wait
+// for each other. Negative counts are refused.
 int threads_for(int requested);
 
 // "512.00 KiB", "1.50 GiB"
