@@ -30,12 +30,22 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// How a sequence's final hidden states become one embedding (the model's metadata says; see ModelInfo::pooling).
+enum class Pooling {
+  none,  // the model declares no embedding use: it does not embed
+  mean,  // the mean over the sequence's tokens
+  cls,   // the first token's
+  last,  // the last token's (Qwen3-Embedding)
+};
+const char* pooling_name(Pooling p);  // "none" | "mean" | "cls" | "last"
+
 struct Capabilities {
   bool token_input = false;  // accepts TurnInput::tokens (else only text)
   bool text_input = false;   // accepts TurnInput::text (the backend templates it itself)
   bool logits = false;       // Conversation::evaluate works
   bool kv_reuse = false;     // a turn reuses the cached prefix of the conversation
   bool batching = false;     // Backend::stepper() works: several sequences share one pass over the weights
+  bool embeddings = false;   // Stepper::step_hidden() works and ModelInfo::pooling says how to pool
 };
 
 struct ModelInfo {
@@ -52,6 +62,8 @@ struct ModelInfo {
   int threads = 0;                  // CPU threads the backend runs (after capping at the cores); 0 when not its own
   uint64_t kv_bytes_per_token = 0;  // KV cache bytes one token of context adds (and decode reads); 0 when unknown
   std::string toolkit_version;      // .rkllm only
+  int n_embd = 0;                   // width of the hidden state (an embedding's length); 0 when unknown
+  Pooling pooling = Pooling::none;  // from the model's metadata (GGUF <arch>.pooling_type)
 };
 
 struct LoadOptions {
@@ -134,7 +146,7 @@ struct StepRow {
   int32_t token = 0;
   int32_t pos = 0;  // the slot's current length for its first row in the step, then consecutive
   int32_t slot = 0;
-  bool logits = false;  // return this row's logits
+  bool logits = false;  // return this row's logits (step_hidden: its hidden state)
 };
 
 // The step interface of a batching backend (capabilities().batching), for a scheduler above it: the caller decides
@@ -161,6 +173,10 @@ class Stepper {
   // request gives the same numbers alone or beside others (slots with one row share one pass over the weights).
   // Throws Error for a malformed step, leaving the slots as they were.
   virtual void step(const std::vector<StepRow>& rows, float* logits) = 0;
+  // Like step(), but writes each marked row's final hidden state (after the output norm, before the LM head) to
+  // `hidden` ([marked rows, ModelInfo::n_embd], row order) instead of its logits: what embeddings pool
+  // (capabilities().embeddings).
+  virtual void step_hidden(const std::vector<StepRow>& rows, float* hidden) = 0;
 };
 
 class Backend {

@@ -26,6 +26,20 @@ const char* stop_reason_name(StopReason r) {
   return "unknown";
 }
 
+const char* pooling_name(Pooling p) {
+  switch (p) {
+    case Pooling::none:
+      return "none";
+    case Pooling::mean:
+      return "mean";
+    case Pooling::cls:
+      return "cls";
+    case Pooling::last:
+      return "last";
+  }
+  return "none";
+}
+
 namespace {
 
 namespace fs = std::filesystem;

@@ -38,7 +38,8 @@ std::string find_default_vocab() {
 gguf::TensorType parse_type(const std::string& t) {
   if (t == "q8_0") return gguf::TensorType::Q8_0;
   if (t == "q4_0") return gguf::TensorType::Q4_0;
-  return gguf::TensorType::F16;  // the option's validator admits only these three
+  if (t == "f32") return gguf::TensorType::F32;  // exact reference runs of small shapes
+  return gguf::TensorType::F16;                  // the option's validator admits only these four
 }
 
 // A bound on the file's size from the shape (every weight of the matrices in the chosen type, plus the vocab
@@ -50,6 +51,7 @@ uint64_t size_bound(const model::SynthOptions& opt) {
   const double params = static_cast<double>(s.n_layer * per_layer + s.n_vocab * s.n_embd);
   const double bytes_per_weight = opt.type == gguf::TensorType::Q8_0   ? 34.0 / 32
                                   : opt.type == gguf::TensorType::Q4_0 ? 18.0 / 32
+                                  : opt.type == gguf::TensorType::F32  ? 4.0
                                                                        : 2.0;
   std::error_code ec;
   const auto vocab = fs::file_size(opt.vocab_path, ec);
@@ -79,11 +81,14 @@ class Progress {
 struct SynthArgs {
   model::SynthOptions opt;
   std::string type = "q8_0";
+  std::string pooling;
   std::string output;
 };
 
 int run_synth(SynthArgs& a) {
   a.opt.type = parse_type(a.type);
+  // llama.cpp's LLAMA_POOLING_TYPE_* values, which GGUF files store.
+  if (!a.pooling.empty()) a.opt.pooling_type = a.pooling == "mean" ? 1 : a.pooling == "cls" ? 2 : 3;
   if (a.opt.vocab_path.empty()) a.opt.vocab_path = find_default_vocab();
   check_input_file(a.opt.vocab_path, "vocab file");
   // The model is written next to the output and renamed over it: only a regular file may be replaced.
@@ -112,8 +117,12 @@ void add_synth(CLI::App& app, Runner& run) {
           },
           "0.6b|1.7b|4b"));
   cmd->add_option("--type", a->type, "Type of the weight matrices (norms stay f32)")
-      ->check(CLI::IsMember({"q8_0", "q4_0", "f16"}))
+      ->check(CLI::IsMember({"q8_0", "q4_0", "f16", "f32"}))
       ->capture_default_str();
+  cmd->add_option("--pooling", a->pooling,
+                  "Declare an embedding model: how its hidden states are pooled (qwen3.pooling_type; Qwen3-Embedding "
+                  "uses last)")
+      ->check(CLI::IsMember({"mean", "cls", "last"}));
   cmd->add_option("-o,--output", a->output, "Output GGUF file")->required();
   cmd->add_option("--seed", a->opt.seed, "Random seed")->check(in_range(runtime::limits::seed))->capture_default_str();
   cmd->add_option("-t,--threads", a->opt.threads, "Threads (0: every core)")

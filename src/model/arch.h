@@ -15,6 +15,12 @@ enum class RopeStyle {
   neox,    // qwen2/qwen3: rotate halves (x[i], x[i + n_rot/2])
 };
 
+// How a sequence's hidden states become one embedding, from GGUF `<arch>.pooling_type` (llama.cpp's enum: 0 none,
+// 1 mean, 2 cls, 3 last, 4 rank). `none` here means the file declares no embedding use (key absent, or rank, a
+// reranker's head rkchat does not run); a declared 0 (per-token output, which no embeddings API returns) is read as
+// mean, the default llama.cpp's server pools with.
+enum class Pooling { none, mean, cls, last };
+
 struct ArchSpec {
   const char* name;  // general.architecture
   RopeStyle rope;
@@ -40,6 +46,7 @@ struct HParams {
   int n_ctx_train = 0;
   float rms_eps = 1e-6f;
   float rope_base = 10000.0f;
+  Pooling pooling = Pooling::none;
 
   int q_dim() const { return n_head * head_dim; }
   int kv_dim() const { return n_head_kv * head_dim; }

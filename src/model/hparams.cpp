@@ -67,6 +67,21 @@ int vocab_rows(const gguf::File& f) {
                       " rows, more tokens than rkchat supports");
   return static_cast<int>(emb->ne[1]);
 }
+Pooling read_pooling(const gguf::File& f, const std::string& key) {
+  const auto v = f.get_int_opt(key);
+  if (!v) return Pooling::none;
+  switch (*v) {
+    case 0:
+    case 1:
+      return Pooling::mean;
+    case 2:
+      return Pooling::cls;
+    case 3:
+      return Pooling::last;
+    default:
+      return Pooling::none;  // 4 (rank) or a type llama.cpp added later: not an embedding rkchat computes
+  }
+}
 }  // namespace
 
 const ArchSpec* find_arch(const std::string& name) {
@@ -112,6 +127,7 @@ HParams read_hparams(const gguf::File& f) {
   hp.n_rot = opt("rope.dimension_count", hp.head_dim);
   hp.rms_eps = static_cast<float>(f.get_float_opt(p + "attention.layer_norm_rms_epsilon").value_or(1e-6));
   hp.rope_base = static_cast<float>(f.get_float_opt(p + "rope.freq_base").value_or(hp.arch->default_rope_base));
+  hp.pooling = read_pooling(f, p + "pooling_type");
   check_shape(f, hp);
   hp.n_vocab = vocab_rows(f);
   return hp;

@@ -88,12 +88,12 @@ void Model::validate(const Batch& b, const KvCache& cache) const {
   }
 }
 
-void Model::forward(const Batch& batch, KvCache& cache, k::ThreadPool& pool, float* logits) {
+void Model::forward(const Batch& batch, KvCache& cache, k::ThreadPool& pool, float* out, Output kind) {
   validate(batch, cache);
   const size_t need = static_cast<size_t>(pool.size()) * static_cast<size_t>(cache.n_ctx());
   if (scores_.size() < need) scores_.resize(need);
   for (int begin = 0; begin < batch.size(); begin += max_batch_)
-    forward_chunk(batch, begin, std::min(batch.size(), begin + max_batch_), cache, pool, logits);
+    forward_chunk(batch, begin, std::min(batch.size(), begin + max_batch_), cache, pool, out, kind);
 }
 
 void Model::rope_tables(const Batch& b, int begin, int n) {
@@ -106,7 +106,8 @@ void Model::rope_tables(const Batch& b, int begin, int n) {
     }
 }
 
-void Model::forward_chunk(const Batch& b, int begin, int end, KvCache& cache, k::ThreadPool& pool, float*& logits) {
+void Model::forward_chunk(const Batch& b, int begin, int end, KvCache& cache, k::ThreadPool& pool, float*& out,
+                          Output kind) {
   const int n = end - begin;
   const int64_t d = hp_.n_embd;
   // Embeddings: x[t] = token_embd[token[t]]
@@ -121,16 +122,22 @@ void Model::forward_chunk(const Batch& b, int begin, int end, KvCache& cache, k:
     attention_layer(l, b, begin, n, cache, pool);
     ffn_layer(l, n, pool);
   }
-  // Gather the rows that want logits into xn_, normed, then project them onto the vocabulary.
+  // Gather the marked rows, normed, then project them onto the vocabulary (or hand them out as they are: the
+  // hidden states that embeddings pool).
   int rows = 0;
+  float* normed = kind == Output::hidden ? out : xn_.data();
   for (int t = 0; t < n; ++t) {
     if (!b.want_logits[static_cast<size_t>(begin + t)]) continue;
-    k::rmsnorm(&x_[static_cast<size_t>(t * d)], w_.output_norm, &xn_[static_cast<size_t>(rows * d)], d, hp_.rms_eps);
+    k::rmsnorm(&x_[static_cast<size_t>(t * d)], w_.output_norm, normed + static_cast<size_t>(rows * d), d, hp_.rms_eps);
     ++rows;
   }
+  if (kind == Output::hidden) {
+    out += static_cast<size_t>(rows) * d;
+    return;
+  }
   if (rows == 0) return;
-  k::matmul(w_.output, xn_.data(), d, logits, hp_.n_vocab, rows, pool, ws_);
-  logits += static_cast<size_t>(rows) * hp_.n_vocab;
+  k::matmul(w_.output, xn_.data(), d, out, hp_.n_vocab, rows, pool, ws_);
+  out += static_cast<size_t>(rows) * hp_.n_vocab;
 }
 
 void Model::attention_layer(int il, const Batch& b, int begin, int n, KvCache& cache, k::ThreadPool& pool) {

@@ -45,6 +45,12 @@ struct Batch {
   int n_logits() const;
 };
 
+// What forward() writes for the marked rows of a batch.
+enum class Output {
+  logits,  // [rows, n_vocab]: the next-token scores
+  hidden,  // [rows, n_embd]: the final hidden state (after the output norm, before the LM head), for embeddings
+};
+
 class Model {
  public:
   // The file must outlive the model (weights point into its mapping). max_batch: most rows per internal pass
@@ -61,14 +67,15 @@ class Model {
   const Weights& weights() const { return w_; }
 
   // Decodes the batch: stores each row's keys/values in its sequence's cache, advances the sequences' lengths and
-  // writes the logits of the rows marked want_logits to `logits` ([n_logits, n_vocab], row order). Throws
-  // std::invalid_argument for a malformed batch (token out of range, positions not continuing the cache,
-  // overflowing the context) without touching the cache.
-  void forward(const Batch& batch, KvCache& cache, kernels::ThreadPool& pool, float* logits);
+  // writes the output of the rows marked want_logits to `out` (row order; [n_logits, n_vocab] for logits,
+  // [n_logits, n_embd] for hidden states). Throws std::invalid_argument for a malformed batch (token out of range,
+  // positions not continuing the cache, overflowing the context) without touching the cache.
+  void forward(const Batch& batch, KvCache& cache, kernels::ThreadPool& pool, float* out, Output kind = Output::logits);
 
  private:
   void validate(const Batch& batch, const KvCache& cache) const;
-  void forward_chunk(const Batch& batch, int begin, int end, KvCache& cache, kernels::ThreadPool& pool, float*& logits);
+  void forward_chunk(const Batch& batch, int begin, int end, KvCache& cache, kernels::ThreadPool& pool, float*& out,
+                     Output kind);
   void attention_layer(int layer, const Batch& batch, int begin, int n, KvCache& cache, kernels::ThreadPool& pool);
   // att_ = attention of the chunk's rows over their sequences' cached positions.
   void attend_rows(int layer, const Batch& batch, int begin, int n, KvCache& cache, kernels::ThreadPool& pool);

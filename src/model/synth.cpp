@@ -127,6 +127,8 @@ std::vector<TensorSpec> qwen3_tensors(const Qwen3Shape& s) {
 
 uint32_t file_type(TensorType t) {  // llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q8_0 = 7
   switch (t) {
+    case TensorType::F32:
+      return 0;
     case TensorType::F16:
       return 1;
     case TensorType::Q4_0:
@@ -162,7 +164,7 @@ void set_metadata(gguf::Writer& w, const Qwen3Shape& s, const SynthOptions& opt)
   w.set_string("general.name", "Qwen3 " + s.label + " (synthetic, random weights)");
   w.set_string("general.size_label", s.label);
   w.set_u32("general.file_type", file_type(opt.type));
-  if (opt.type != TensorType::F16) w.set_u32("general.quantization_version", 2);
+  if (opt.type != TensorType::F16 && opt.type != TensorType::F32) w.set_u32("general.quantization_version", 2);
   w.set_u32("qwen3.context_length", static_cast<uint32_t>(s.n_ctx));
   w.set_u32("qwen3.embedding_length", static_cast<uint32_t>(s.n_embd));
   w.set_u32("qwen3.block_count", static_cast<uint32_t>(s.n_layer));
@@ -173,6 +175,7 @@ void set_metadata(gguf::Writer& w, const Qwen3Shape& s, const SynthOptions& opt)
   w.set_u32("qwen3.attention.value_length", static_cast<uint32_t>(s.head_dim));
   w.set_f32("qwen3.rope.freq_base", 1e6f);
   w.set_f32("qwen3.attention.layer_norm_rms_epsilon", 1e-6f);
+  if (opt.pooling_type >= 0) w.set_u32("qwen3.pooling_type", static_cast<uint32_t>(opt.pooling_type));
   const auto vocab = gguf::File::open(opt.vocab_path);
   int copied = 0;
   for (const auto& [key, value] : vocab->metadata()) {

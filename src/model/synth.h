@@ -29,8 +29,9 @@ Qwen3Shape qwen3_shape(const std::string& size);
 struct SynthOptions {
   std::string arch = "qwen3";
   std::string size = "0.6b";
-  gguf::TensorType type = gguf::TensorType::Q8_0;  // of the matrices: F16, Q8_0 or Q4_0; norms are F32
+  gguf::TensorType type = gguf::TensorType::Q8_0;  // of the matrices: F32, F16, Q8_0 or Q4_0; norms are F32
   uint64_t seed = 1;
+  int pooling_type = -1;   // written as <arch>.pooling_type (llama.cpp's enum: 1 mean, 2 cls, 3 last); -1: none
   std::string vocab_path;  // a GGUF whose tokenizer.* keys are copied into the model
   int threads = 0;         // 0: every core
   // Called on the calling thread as tensor data is produced.

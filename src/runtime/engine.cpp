@@ -77,6 +77,17 @@ TurnResult collect(Request& request, const DeltaSink& sink) {
   }
 }
 
+std::string embed_refusal(const backends::Backend& backend) {
+  const auto& info = backend.info();
+  if (backend.capabilities().embeddings) return "";
+  if (info.backend != "cpu")
+    return "this model (" + info.name + ") does not support embeddings: the " + info.backend + " backend computes none";
+  // A chat model could be pooled too (llama.cpp's server does with --embedding), but its vectors are not trained
+  // to compare texts: only a model that says how to pool is served.
+  return "this model (" + info.name + ") does not support embeddings: its metadata declares no pooling type (" +
+         info.arch + ".pooling_type)";
+}
+
 // ---- Engine::Impl helpers
 
 std::optional<Engine::Impl::Job> Engine::Impl::pop_locked() {
@@ -179,6 +190,42 @@ std::shared_ptr<Request> Engine::submit(RequestOptions o) {
   }
   impl_->wake.notify_all();
   return request;
+}
+
+Embeddings Engine::embed(std::vector<std::vector<int32_t>> inputs) {
+  const auto& info = backend_->info();
+  if (const auto why = embed_refusal(*backend_); !why.empty()) throw EngineError(ErrorKind::bad_request, why);
+  if (inputs.empty()) throw EngineError(ErrorKind::bad_request, "no input to embed");
+  for (const auto& in : inputs) {
+    if (in.empty()) throw EngineError(ErrorKind::bad_request, "an input to embed is empty");
+    for (int32_t id : in)
+      if (id < 0 || id >= info.n_vocab)
+        throw EngineError(ErrorKind::bad_request, "token id " + std::to_string(id) + " is outside the vocabulary");
+    const int n = static_cast<int>(in.size());
+    if (n > info.n_ctx)
+      throw EngineError(
+          ErrorKind::bad_request,
+          "an input to embed has " + std::to_string(n) + " tokens; the context holds " + std::to_string(info.n_ctx), n,
+          info.n_ctx);
+  }
+  auto job = std::make_shared<Impl::EmbedJob>();
+  job->inputs = std::move(inputs);
+  auto done = job->done.get_future();
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopping) throw EngineError(ErrorKind::overloaded, "the engine is shutting down");
+    const int free_slots = impl_->slots - impl_->active;
+    if (static_cast<int>(impl_->queue.size() + impl_->embeds.size()) >= free_slots + options_.queue) {
+      impl_->totals.refused++;
+      throw EngineError(ErrorKind::overloaded, "all " + std::to_string(impl_->slots) + " slots are busy and " +
+                                                   std::to_string(options_.queue) + " requests wait; try again later");
+    }
+    impl_->totals.requests++;
+    for (const auto& in : job->inputs) impl_->totals.prompt_tokens += in.size();
+    impl_->embeds.push_back(job);
+  }
+  impl_->wake.notify_all();
+  return done.get();
 }
 
 EngineStats Engine::stats() const {

@@ -121,6 +121,15 @@ class Request {
 // Throws EngineError when the request failed. For the console and benchmarks.
 TurnResult collect(Request& request, const DeltaSink& sink);
 
+// The answer to Engine::embed: one vector per input, in input order.
+struct Embeddings {
+  std::vector<std::vector<float>> vectors;  // [inputs][ModelInfo::n_embd], each of L2 norm 1 (or all zero)
+  int prompt_tokens = 0;                    // over all inputs
+};
+
+// Why this backend cannot compute embeddings (a sentence for the client), or "" when it can.
+std::string embed_refusal(const backends::Backend& backend);
+
 // Figures since the engine started, for /metrics.
 struct EngineStats {
   int parallel = 0;  // slots (1 for turn-based backends)
@@ -156,6 +165,15 @@ class Engine {
   // fit the context (with its length and the context), an empty prompt or ids outside the vocabulary; overloaded
   // when the queue is full.
   std::shared_ptr<Request> submit(RequestOptions options);
+
+  // Embeddings of token sequences (capabilities().embeddings), pooled as the model's metadata says
+  // (ModelInfo::pooling) and L2-normalized. Blocks until done. They go through the loop like any request: one
+  // input per step, in the free slot used least recently (which then holds that input, like a prompt), between
+  // the steps of the generating requests; no sampling. Throws EngineError: bad_request when the model does not
+  // embed, for no inputs, an empty one, ids outside the vocabulary or an input longer than the context (with its
+  // length and the context); overloaded when the queue is full or the engine stops first; failure when the
+  // backend fails.
+  Embeddings embed(std::vector<std::vector<int32_t>> inputs);
 
   EngineStats stats() const;
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,13 @@ struct Engine::Impl {
     std::shared_ptr<Request> request;
     RequestOptions options;
     Clock::time_point submitted;
+  };
+  // An Engine::embed call: the loop computes its inputs one by one into result, then fulfils done.
+  struct EmbedJob {
+    std::vector<std::vector<int32_t>> inputs;
+    size_t next = 0;  // the input the loop computes next
+    Embeddings result;
+    std::promise<Embeddings> done;
   };
 
   Impl(backends::Backend& b, const EngineOptions& o) : backend(b), options(o) {}
@@ -42,6 +50,7 @@ struct Engine::Impl {
   mutable std::mutex mu;  // guards everything below
   std::condition_variable wake;
   std::deque<Job> queue;
+  std::deque<std::shared_ptr<EmbedJob>> embeds;  // waiting or being computed, oldest first
   int active = 0;
   bool stopping = false;
   EngineStats totals;

@@ -7,11 +7,18 @@
 // (least recently used when none does) and may copy a longer common prefix from any other slot, also one still in
 // use. A request whose prompt shares a prefix with the unfinished prompt of an earlier request waits for it and
 // copies, so the same prompt sent n times is computed once.
+//
+// Embeddings (Engine::embed) take one input per loop turn, in a step of their own: the input alone in the least
+// recently used free slot, its hidden states out instead of logits. While embeddings wait, one slot is kept free
+// of new chat requests so that they are not starved. The slot then holds the input's keys and values, a valid
+// prefix for a later prompt; its last use is left as it was, so that the next embedding takes the same slot
+// again instead of evicting another conversation's cache.
 #include <algorithm>
 #include <list>
 
 #include "runtime/engine_impl.h"
 #include "runtime/engine_output.h"
+#include "runtime/pooling.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -87,6 +94,7 @@ class StepLoop final : public Engine::Impl {
   void run() override {
     while (admit()) {
       drop_cancelled();
+      embed_one();
       seed_from_other_slots();
       if (active_.empty()) continue;
       const auto rows = plan();
@@ -122,11 +130,16 @@ class StepLoop final : public Engine::Impl {
         it->request->push(detail::AnswerOutput({}, std::nullopt).finish(s));
         it = queue.erase(it);
       }
-      if (stopping)
+      if (stopping) {
         for (auto& a : active_) a.job.request->cancel();
-      while (static_cast<int>(active_.size()) < slots && !queue.empty()) start(*pop_locked());
+        for (auto& e : embeds)
+          e->done.set_exception(std::make_exception_ptr(EngineError(ErrorKind::overloaded, "the engine stopped")));
+        embeds.clear();
+      }
+      const int chat_slots = embeds.empty() ? slots : slots - 1;
+      while (static_cast<int>(active_.size()) < chat_slots && !queue.empty()) start(*pop_locked());
       active = static_cast<int>(active_.size());
-      if (!active_.empty()) return true;
+      if (!active_.empty() || !embeds.empty()) return true;
       if (stopping) return false;
       wake.wait(lock);
     }
@@ -167,6 +180,50 @@ class StepLoop final : public Engine::Impl {
         ++it;
       }
     }
+  }
+
+  // Computes the next input of the oldest embeddings job, when a slot is free.
+  void embed_one() {
+    std::shared_ptr<EmbedJob> job;
+    {
+      std::lock_guard lock(mu);
+      if (embeds.empty()) return;
+      job = embeds.front();
+    }
+    Slot* slot = nullptr;
+    for (auto& s : slots_)
+      if (!s.busy && (!slot || s.last_used < slot->last_used)) slot = &s;
+    if (!slot) return;
+    const auto& input = job->inputs[job->next];
+    const int n = static_cast<int>(input.size());
+    const auto [first, end] = detail::pooled_rows(backend.info().pooling, n);
+    std::vector<backends::StepRow> rows;
+    for (int i = 0; i < n; ++i) rows.push_back({input[static_cast<size_t>(i)], i, slot->id, i >= first && i < end});
+    const int width = backend.info().n_embd;
+    hidden_.resize(static_cast<size_t>(end - first) * static_cast<size_t>(width));
+    keep(*slot, 0);
+    try {
+      st_.step_hidden(rows, hidden_.data());
+    } catch (const std::exception& e) {
+      keep(*slot, static_cast<size_t>(st_.length(slot->id)));
+      finish_embed(EngineError(ErrorKind::failure, e.what()));
+      return;
+    }
+    slot->tokens = input;
+    job->result.vectors.push_back(detail::mean_normalized(hidden_.data(), end - first, width));
+    job->result.prompt_tokens += n;
+    std::lock_guard lock(mu);
+    totals.steps++;
+    if (++job->next < job->inputs.size()) return;
+    job->done.set_value(std::move(job->result));
+    embeds.pop_front();
+  }
+
+  void finish_embed(const EngineError& error) {
+    std::lock_guard lock(mu);
+    totals.failed++;
+    embeds.front()->done.set_exception(std::make_exception_ptr(error));
+    embeds.pop_front();
   }
 
   // A prompt still to compute copies a longer common prefix that another slot already holds.
@@ -324,6 +381,7 @@ class StepLoop final : public Engine::Impl {
   std::vector<Slot> slots_;
   std::list<Active> active_;   // in order of admission (prompt chunks go first come, first served)
   std::vector<float> logits_;  // [slots, n_vocab]: at most one row per request per step
+  std::vector<float> hidden_;  // [pooled rows, n_embd] of the input being embedded
 };
 
 }  // namespace

@@ -10,6 +10,24 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The text form for backends that template the conversation themselves (RKLLM without a tokenizer): the last
+// user message, with the system prompt.
+backends::TurnInput text_turn(const ChatRequest& r) {
+  backends::TurnInput in;
+  in.enable_thinking = r.enable_thinking;
+  if (r.prompt) {
+    in.text = *r.prompt;
+    return in;
+  }
+  for (const auto& m : r.messages) {
+    if (m["role"] == "system") in.system = m["content"].get<std::string>();
+    if (m["role"] == "user") in.text = m["content"].get<std::string>();
+  }
+  return in;
+}
+
+}  // namespace
+
 ApiError to_api_error(const runtime::EngineError& e) {
   switch (e.kind()) {
     case runtime::ErrorKind::bad_request:
@@ -30,24 +48,6 @@ ApiError to_api_error(const runtime::EngineError& e) {
   }
   return ApiError(500, "server_error", e.what());
 }
-
-// The text form for backends that template the conversation themselves (RKLLM without a tokenizer): the last
-// user message, with the system prompt.
-backends::TurnInput text_turn(const ChatRequest& r) {
-  backends::TurnInput in;
-  in.enable_thinking = r.enable_thinking;
-  if (r.prompt) {
-    in.text = *r.prompt;
-    return in;
-  }
-  for (const auto& m : r.messages) {
-    if (m["role"] == "system") in.system = m["content"].get<std::string>();
-    if (m["role"] == "user") in.text = m["content"].get<std::string>();
-  }
-  return in;
-}
-
-}  // namespace
 
 std::string finish_reason(const Outcome& o) {
   if (!o.tool_calls.empty()) return "tool_calls";

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/engine.h"
+#include "server/api_error.h"
 #include "server/models.h"
 #include "server/request.h"
 
@@ -24,6 +25,10 @@ struct Outcome {
   bool failed = false;
   std::string error;  // when failed
 };
+
+// The engine's refusal as the status and type every API reports: 400 (exceed_context_size_error when the prompt
+// does not fit), 503 (queue full, with Retry-After), 500.
+ApiError to_api_error(const runtime::EngineError& e);
 
 // "stop" | "length" | "tool_calls" as OpenAI names why an answer ended.
 std::string finish_reason(const Outcome& o);

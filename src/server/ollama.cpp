@@ -318,6 +318,7 @@ ojson show(const LoadedModel& model) {
   if (tmpl.find("tools") != std::string::npos) caps.push_back("tools");
   if (tmpl.find("<think>") != std::string::npos || tmpl.find("enable_thinking") != std::string::npos)
     caps.push_back("thinking");
+  if (model.backend().capabilities().embeddings) caps.push_back("embedding");
   ojson model_info = {{"general.architecture", info.arch},
                       {"general.name", info.name},
                       {"general.parameter_count", info.n_params},

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "server/anthropic.h"
+#include "server/embeddings.h"
 #include "server/ollama.h"
 #include "server/openai.h"
 #include "server/respond.h"
@@ -128,15 +129,19 @@ HttpResponse anthropic_messages(Server& server, const HttpRequest& req, bool cou
   }
 }
 
-// Embeddings: the backends offer no pooled output yet, so every model answers 400, saying so (after the model is
-// found: an unknown one is still 404).
-HttpResponse embeddings(Server& server, const HttpRequest& req, bool ollama_shape) {
+// Embeddings: OpenAI's shape, or Ollama's (/api/embed; legacy: /api/embeddings).
+HttpResponse embeddings_route(Server& server, const HttpRequest& req, bool ollama_shape, bool legacy) {
+  const auto started = std::chrono::steady_clock::now();
   try {
     const auto body = parse_body(req.body);
-    std::string name;
-    read_string(body, "model", name);
-    const auto model = server.pool().get(name);
-    throw bad_request("this model (" + model->name + ") does not support embeddings");
+    const auto r = ollama_shape ? embeddings::parse_ollama(body, legacy) : embeddings::parse_openai(body);
+    const auto model = server.pool().get(r.model);
+    const auto e = embeddings::compute(*model, r);
+    HttpResponse res;
+    res.body = dump(
+        ollama_shape ? embeddings::ollama_response(e, model->name, legacy, std::chrono::steady_clock::now() - started)
+                     : embeddings::openai_response(e, model->name, r.base64));
+    return res;
   } catch (const ApiError& e) {
     return ollama_shape ? ollama::error_response(e) : openai::error_response(e);
   }
@@ -174,7 +179,7 @@ void Server::add_routes() {
   both(h, "POST", "/v1/completions",
        [this](const HttpRequest& r) { return openai_generate(*this, r, OpenAiRoute::completion); });
   both(h, "GET", "/v1/models", [this](const HttpRequest&) { return openai_models(*this); });
-  both(h, "POST", "/v1/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, false); });
+  both(h, "POST", "/v1/embeddings", [this](const HttpRequest& r) { return embeddings_route(*this, r, false, false); });
   // Anthropic
   both(h, "POST", "/v1/messages", [this](const HttpRequest& r) { return anthropic_messages(*this, r, false); });
   both(h, "POST", "/v1/messages/count_tokens",
@@ -188,8 +193,8 @@ void Server::add_routes() {
   h.route("POST", "/api/show", [this](const HttpRequest& r) { return ollama_show(*this, r); });
   h.route("GET", "/api/tags", [this](const HttpRequest&) { return json_response(ollama::tags(*pool_)); });
   h.route("GET", "/api/ps", [this](const HttpRequest&) { return json_response(ollama::ps(*pool_)); });
-  h.route("POST", "/api/embed", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
-  h.route("POST", "/api/embeddings", [this](const HttpRequest& r) { return embeddings(*this, r, true); });
+  h.route("POST", "/api/embed", [this](const HttpRequest& r) { return embeddings_route(*this, r, true, false); });
+  h.route("POST", "/api/embeddings", [this](const HttpRequest& r) { return embeddings_route(*this, r, true, true); });
   h.route("GET", "/api/version", [](const HttpRequest&) { return json_response(ollama::version()); });
   // The chat page at / and /assets/... (open without the API key: see http.cpp)
   for (const auto& a : web::assets())

@@ -39,6 +39,20 @@ std::string quantization_of(const gguf::File& f) {
   return name;
 }
 
+Pooling pooling_of(model::Pooling p) {
+  switch (p) {
+    case model::Pooling::mean:
+      return Pooling::mean;
+    case model::Pooling::cls:
+      return Pooling::cls;
+    case model::Pooling::last:
+      return Pooling::last;
+    case model::Pooling::none:
+      break;
+  }
+  return Pooling::none;
+}
+
 class CpuBackend;
 
 class CpuConversation final : public Conversation {
@@ -104,6 +118,7 @@ class CpuBackend final : public Backend, public Stepper {
     c.logits = true;
     c.kv_reuse = true;
     c.batching = true;
+    c.embeddings = info_.pooling != Pooling::none;
     return c;
   }
   const tok::Tokenizer* tokenizer() const override { return tokenizer_.get(); }
@@ -147,7 +162,27 @@ class CpuBackend final : public Backend, public Stepper {
   // on what else is in the step, the slots with one row (decode rows) share one pass and each slot with several
   // rows (a prompt chunk) gets a pass of its own: each pass has the size that slot would give alone.
   void step(const std::vector<StepRow>& rows, float* logits) override {
-    const size_t n_vocab = static_cast<size_t>(model_->hparams().n_vocab);
+    step_rows(rows, logits, model::Output::logits);
+  }
+  // The same passes as step(), so a text's hidden states do not depend on what else runs beside it.
+  void step_hidden(const std::vector<StepRow>& rows, float* hidden) override {
+    if (info_.pooling == Pooling::none) throw Error("this model does not embed (its metadata declares no pooling)");
+    step_rows(rows, hidden, model::Output::hidden);
+  }
+
+  // One pass of the model at a time; a batch may carry several sequences.
+  void forward(const model::Batch& batch, float* out, model::Output kind = model::Output::logits) {
+    std::lock_guard<std::mutex> lock(forward_mu_);
+    model_->forward(batch, *cache_, *pool_, out, kind);
+  }
+
+  const model::HParams& hparams() const { return model_->hparams(); }
+  uint64_t memory_bytes() const { return model_->weights().bytes + cache_->bytes(); }
+
+ private:
+  void step_rows(const std::vector<StepRow>& rows, float* out, model::Output kind) {
+    const auto& hp = model_->hparams();
+    const size_t width = static_cast<size_t>(kind == model::Output::hidden ? hp.n_embd : hp.n_vocab);
     std::vector<int> rows_of(static_cast<size_t>(n_slots()), 0);
     for (const auto& r : rows) {
       if (r.slot < 0 || r.slot >= n_slots()) throw Error("step: slot " + std::to_string(r.slot) + " out of range");
@@ -166,30 +201,20 @@ class CpuBackend final : public Backend, public Stepper {
         if (rows[i].logits) outs.push_back(out_row[i]);
       }
       if (step_batch_.size() == 0) return;
-      step_logits_.resize(outs.size() * n_vocab);
+      step_out_.resize(outs.size() * width);
       try {
-        forward(step_batch_, step_logits_.data());
+        forward(step_batch_, step_out_.data(), kind);
       } catch (const std::invalid_argument& e) {
         throw Error(e.what());
       }
       for (size_t k = 0; k < outs.size(); ++k)
-        std::copy_n(step_logits_.data() + k * n_vocab, n_vocab, logits + static_cast<size_t>(outs[k]) * n_vocab);
+        std::copy_n(step_out_.data() + k * width, width, out + static_cast<size_t>(outs[k]) * width);
     };
     run([&](const StepRow& r) { return rows_of[static_cast<size_t>(r.slot)] == 1; });
     for (int s = 0; s < n_slots(); ++s)
       if (rows_of[static_cast<size_t>(s)] > 1) run([&](const StepRow& r) { return r.slot == s; });
   }
 
-  // One pass of the model at a time; a batch may carry several sequences.
-  void forward(const model::Batch& batch, float* logits) {
-    std::lock_guard<std::mutex> lock(forward_mu_);
-    model_->forward(batch, *cache_, *pool_, logits);
-  }
-
-  const model::HParams& hparams() const { return model_->hparams(); }
-  uint64_t memory_bytes() const { return model_->weights().bytes + cache_->bytes(); }
-
- private:
   void fill_info(const LoadOptions& o, int n_ctx) {
     const auto& hp = model_->hparams();
     info_.path = o.path;
@@ -204,6 +229,8 @@ class CpuBackend final : public Backend, public Stepper {
     info_.n_ctx = n_ctx;
     info_.kv_bytes_per_token = cache_->bytes() / static_cast<uint64_t>(cache_->n_seq()) / static_cast<uint64_t>(n_ctx);
     info_.threads = pool_->size();
+    info_.n_embd = hp.n_embd;
+    info_.pooling = pooling_of(hp.pooling);
   }
 
   std::unique_ptr<gguf::File> file_;
@@ -215,8 +242,8 @@ class CpuBackend final : public Backend, public Stepper {
   std::mutex mu_;
   std::mutex forward_mu_;
   std::vector<bool> slot_used_;
-  model::Batch step_batch_;         // reused by step()
-  std::vector<float> step_logits_;  // [marked rows of a pass, n_vocab]
+  model::Batch step_batch_;      // reused by step()
+  std::vector<float> step_out_;  // [marked rows of a pass, n_vocab or n_embd]
 };
 
 CpuConversation::~CpuConversation() { b_.release(seq_); }

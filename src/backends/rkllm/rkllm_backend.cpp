@@ -195,6 +195,9 @@ Capabilities RkllmBackend::capabilities() const {
   c.token_input = tokenizer_ != nullptr;
   c.text_input = true;
   c.kv_reuse = true;
+  // The runtime can hand out its last hidden layer (RKLLM_INFER_GET_LAST_HIDDEN_LAYER), but rkchat does not pool
+  // it (nothing to check it against): the server answers embeddings with 400 for .rkllm models.
+  c.embeddings = false;
   return c;
 }
 
