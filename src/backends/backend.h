@@ -196,4 +196,13 @@ class Backend {
 // Throws Error with a clear message for a missing, unreadable or unsupported file.
 std::unique_ptr<Backend> load(const LoadOptions& options);
 
+// Memory that load(options) will take, estimated without loading: for a GGUF the mapped weights, the activations
+// and the KV cache of the context it opens for max_sequences; for an .rkllm model its file size (the runtime
+// copies the model in). Throws Error for a file that load() would refuse.
+uint64_t load_bytes(const LoadOptions& options);
+
+// Memory this process may still take: MemAvailable of /proc/meminfo, lowered by an address-space limit (ulimit -v).
+// 0 when unknown.
+uint64_t available_memory();
+
 }  // namespace rkchat::backends

@@ -3,6 +3,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/load_checks.h"
 #include "backends/rkllm/rkllm_backend.h"
 
 namespace rkchat::backends {
@@ -39,17 +40,37 @@ const char* pooling_name(Pooling p) {
   return "none";
 }
 
-std::unique_ptr<Backend> load(const LoadOptions& options) {
-  namespace fs = std::filesystem;
+namespace {
+
+namespace fs = std::filesystem;
+
+// "cpu" or "rkllm": the backend that loads `options`; throws Error for a missing file or an unknown backend.
+std::string backend_for(const LoadOptions& options) {
   std::error_code ec;
   if (options.path.empty()) throw Error("no model given (use -m FILE)");
   if (!fs::exists(options.path, ec)) throw Error(options.path + ": no such file");
   if (fs::is_directory(options.path, ec)) throw Error(options.path + ": is a folder, not a model file");
   std::string backend = options.backend;
   if (backend == "auto") backend = fs::path(options.path).extension() == ".rkllm" ? "rkllm" : "cpu";
-  if (backend == "rkllm") return make_rkllm_backend(options);
-  if (backend == "cpu") return make_cpu_backend(options);
-  throw Error("unknown backend '" + options.backend + "' (use auto, cpu or rkllm)");
+  if (backend != "rkllm" && backend != "cpu")
+    throw Error("unknown backend '" + options.backend + "' (use auto, cpu or rkllm)");
+  return backend;
 }
+
+}  // namespace
+
+std::unique_ptr<Backend> load(const LoadOptions& options) {
+  return backend_for(options) == "rkllm" ? make_rkllm_backend(options) : make_cpu_backend(options);
+}
+
+uint64_t load_bytes(const LoadOptions& options) {
+  if (backend_for(options) == "cpu") return cpu::load_bytes(options);
+  std::error_code ec;
+  const auto size = fs::file_size(options.path, ec);
+  if (ec) throw Error(options.path + ": " + ec.message());
+  return size;
+}
+
+uint64_t available_memory() { return cpu::available_memory_bytes(); }
 
 }  // namespace rkchat::backends

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <array>
 
-#include "chat/json_input.h"
-
 namespace rkchat::chat {
 
 namespace {
@@ -36,30 +34,24 @@ size_t trailing_ws_len(std::string_view text) {
   return n;
 }
 
-// JSON the model wrote, or null when it is not JSON or nests too deeply to handle safely (a model can be made to
-// write 10^5 brackets).
-nlohmann::json parse_or_null(const std::string& text) {
-  try {
-    return parse_json_input(text);
-  } catch (const JsonInputError&) {
-    return nullptr;
-  }
-}
-
-// {"name": ..., "arguments": {...}} (arguments may also be a JSON string holding the object, or "parameters").
-bool parse_tool_call(const std::string& body, ToolCall& out) {
-  auto j = parse_or_null(body);
-  if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return false;
-  nlohmann::json args = j.contains("arguments") ? j["arguments"] : j.value("parameters", nlohmann::json::object());
-  if (args.is_string()) args = parse_or_null(args.get<std::string>());
-  if (args.is_null()) args = nlohmann::json::object();
-  if (!args.is_object()) return false;
-  out.name = j["name"].get<std::string>();
-  out.arguments = std::move(args);
-  return true;
-}
-
 }  // namespace
+
+bool OutputDelta::empty() const {
+  return reasoning.empty() && content.empty() && tool_calls.empty() && calls_done.empty();
+}
+
+void OutputDelta::append(OutputDelta&& more) {
+  reasoning += more.reasoning;
+  content += more.content;
+  for (auto& f : more.tool_calls) {
+    if (!tool_calls.empty() && tool_calls.back().index == f.index && tool_calls.back().name.empty() && f.name.empty()) {
+      tool_calls.back().arguments += f.arguments;
+    } else {
+      tool_calls.push_back(std::move(f));
+    }
+  }
+  for (auto& c : more.calls_done) calls_done.push_back(std::move(c));
+}
 
 OutputParser::OutputParser(bool in_reasoning) : in_reasoning_(in_reasoning), skip_ws_(in_reasoning) {}
 
@@ -81,24 +73,17 @@ OutputDelta OutputParser::push(std::string_view text) {
   };
   std::string_view rest = buf;
   while (!rest.empty()) {
-    if (in_tool_call_) {
+    if (call_) {
       size_t at = rest.find(kToolClose);
       if (at == std::string_view::npos) {
         size_t keep = partial_tag_len(rest, {kToolClose});
-        tool_buf_.append(rest.substr(0, rest.size() - keep));
+        call_->push(rest.substr(0, rest.size() - keep), d.tool_calls);
         held_ = rest.substr(rest.size() - keep);
         return d;
       }
-      tool_buf_.append(rest.substr(0, at));
+      call_->push(rest.substr(0, at), d.tool_calls);
       rest.remove_prefix(at + kToolClose.size());
-      ToolCall call;
-      if (parse_tool_call(tool_buf_, call)) {
-        tool_calls_.push_back(std::move(call));
-      } else {
-        d.content += std::string(kToolOpen) + tool_buf_ + std::string(kToolClose);
-      }
-      tool_buf_.clear();
-      in_tool_call_ = false;
+      end_call(d, true);
       skip_ws_ = true;
       continue;
     }
@@ -121,7 +106,7 @@ OutputDelta OutputParser::push(std::string_view text) {
     emit(rest.substr(0, at), true);
     rest.remove_prefix(at + tags[which].size());
     if (which == 1) {
-      in_tool_call_ = true;
+      call_.emplace(tool_calls_.size());
     } else {
       in_reasoning_ = !in_reasoning_;
       skip_ws_ = true;
@@ -132,16 +117,9 @@ OutputDelta OutputParser::push(std::string_view text) {
 
 OutputDelta OutputParser::finish() {
   OutputDelta d;
-  if (in_tool_call_) {
-    std::string body = tool_buf_ + held_;
-    ToolCall call;
-    if (parse_tool_call(body, call)) {
-      tool_calls_.push_back(std::move(call));
-    } else {
-      d.content = std::string(kToolOpen) + body;
-    }
-    tool_buf_.clear();
-    in_tool_call_ = false;
+  if (call_) {
+    call_->push(held_, d.tool_calls);
+    end_call(d, false);
   } else {
     std::string_view rest = held_;
     if (skip_ws_) {
@@ -152,6 +130,19 @@ OutputDelta OutputParser::finish() {
   }
   held_.clear();
   return d;
+}
+
+// A block that is not a call goes to the content as written, its closing tag too if it had one.
+void OutputParser::end_call(OutputDelta& d, bool closed) {
+  std::string after;
+  if (auto call = call_->finish(d.tool_calls, after)) {
+    d.content += after;
+    tool_calls_.push_back(*call);
+    d.calls_done.push_back(std::move(*call));
+  } else {
+    d.content += std::string(kToolOpen) + call_->body() + (closed ? std::string(kToolClose) : "");
+  }
+  call_.reset();
 }
 
 }  // namespace rkchat::chat

@@ -73,7 +73,10 @@ void add_serve(CLI::App& app, Runner& run) {
   cmd->add_option("--timeout", o->deadline_s, "Deadline of each request in seconds (0: none)")->capture_default_str();
   cmd->add_option("--keep-alive", o->keep_alive_s, "Seconds an idle --models model stays loaded (0: forever)")
       ->capture_default_str();
-  cmd->add_option("--max-loaded", s.pool.max_loaded, "Models held loaded at once (least recently used goes first)")
+  cmd->add_option(
+         "--max-loaded", s.pool.max_loaded,
+         "Models held loaded at once (least recently used goes first, idle ones also when a new model would not "
+         "fit in free memory)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_option("--log-format", o->log_format, "One line per request: text or json")

@@ -112,7 +112,7 @@ void check_gguf_model(const std::string& path, uint64_t avail, std::vector<Check
   if (avail == 0) return;
   const uint64_t per_token = model::kv_bytes_per_token(hp, kernels::KvType::f16);
   // Beside the weights (mapped from the file) and the activations, as the CPU backend counts them.
-  const uint64_t taken = f->file_size() + model::Model::activation_bytes(hp);
+  const uint64_t taken = backends::cpu::model_bytes(*f, hp, 0, 1, kernels::KvType::f16);
   const uint64_t left = avail > taken ? avail - taken : 0;
   const uint64_t fits = left / per_token;
   Check c{"model-context",

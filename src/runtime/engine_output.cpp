@@ -9,11 +9,7 @@ chat::OutputDelta AnswerOutput::parse(const std::string& text, bool last) {
     return d;
   }
   d = parser_->push(text);
-  if (last) {
-    auto tail = parser_->finish();
-    d.reasoning += tail.reasoning;
-    d.content += tail.content;
-  }
+  if (last) d.append(parser_->finish());
   return d;
 }
 

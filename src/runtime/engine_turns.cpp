@@ -30,12 +30,22 @@ class TurnLoop final : public Engine::Impl {
   }
 
  private:
+  // The last update of an answer, sent once the slot counts as free: a caller that submits its next turn as soon
+  // as it sees it (the console chat, with no queue) must not find the slot still taken.
+  void finish(Request& r, Update last) {
+    {
+      std::lock_guard lock(mu);
+      active = 0;
+    }
+    r.push(std::move(last));
+  }
+
   void serve(Job& job) {
     Request& r = *job.request;
     if (r.cancelled()) {
       backends::TurnStats stats;
       stats.stop = backends::StopReason::aborted;
-      r.push(detail::AnswerOutput({}, std::nullopt).finish(stats));
+      finish(r, detail::AnswerOutput({}, std::nullopt).finish(stats));
       return;
     }
     try {
@@ -75,7 +85,7 @@ class TurnLoop final : public Engine::Impl {
       return;
     }
     account(stats);
-    r.push(out.finish(stats));
+    finish(r, out.finish(stats));
   }
 
   std::unique_ptr<backends::Conversation> conv_;

@@ -120,22 +120,22 @@ class Stream : public StreamFormat {
                                            {"index", index_},
                                            {"delta", {{"type", "text_delta"}, {"text", d.content}}}});
     }
+    // A call opens its tool_use block (input {}); its arguments follow as input_json_delta fragments.
+    for (const auto& f : d.tool_calls) {
+      if (!f.name.empty())
+        out += open("tool_use",
+                    {{"type", "tool_use"}, {"id", random_id("toolu_")}, {"name", f.name}, {"input", ojson::object()}});
+      if (!f.arguments.empty())
+        out += event("content_block_delta", {{"type", "content_block_delta"},
+                                             {"index", index_},
+                                             {"delta", {{"type", "input_json_delta"}, {"partial_json", f.arguments}}}});
+    }
     return out;
   }
 
   std::string end(const Generation& g) override {
     const auto& o = g.outcomes().front();
     std::string out = close();
-    for (const auto& c : o.tool_calls) {
-      auto block = tool_use(c);
-      const std::string args = dump(block["input"]);
-      block["input"] = ojson::object();
-      out += open("tool_use", block);
-      out += event("content_block_delta", {{"type", "content_block_delta"},
-                                           {"index", index_},
-                                           {"delta", {{"type", "input_json_delta"}, {"partial_json", args}}}});
-      out += close();
-    }
     out += event("message_delta", {{"type", "message_delta"},
                                    {"delta", {{"stop_reason", stop_reason(o)}, {"stop_sequence", nullptr}}},
                                    {"usage", usage(g, o.stats.gen_tokens)}});

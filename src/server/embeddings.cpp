@@ -106,7 +106,10 @@ runtime::Embeddings compute(LoadedModel& model, const EmbedRequest& r) {
   std::vector<std::vector<int32_t>> inputs = r.tokens;
   if (!r.texts.empty()) {
     const auto* tok = backend.tokenizer();
-    for (const auto& t : r.texts) inputs.push_back(tok->encode(t, /*parse_special=*/true, tok->add_bos()));
+    for (const auto& t : r.texts) {
+      inputs.push_back(tok->encode(t, /*parse_special=*/true, tok->add_bos()));
+      if (tok->add_eos()) inputs.back().push_back(tok->eos());
+    }
   }
   if (r.truncate) {
     const auto n_ctx = static_cast<size_t>(backend.info().n_ctx);

@@ -32,7 +32,7 @@ EmbedRequest parse_openai(const ojson& body);
 // Ollama /api/embed: "input" a string or an array of strings, "truncate"; /api/embeddings (legacy): "prompt".
 EmbedRequest parse_ollama(const ojson& body, bool legacy);
 
-// Tokenizes the texts (special tokens parsed and BOS added when the model asks for one, as llama.cpp's
+// Tokenizes the texts (special tokens parsed, BOS and EOS added when the model asks for them, as llama.cpp's
 // llama-embedding and server do), cuts inputs to the context when the request asks, and runs the engine. Throws
 // ApiError: 400 when the model does not embed or an input does not fit (exceed_context_size_error), 503 when the
 // queue is full.

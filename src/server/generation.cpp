@@ -126,7 +126,7 @@ bool Generation::poll(std::chrono::milliseconds timeout, const DeltaFn& on_delta
     if (done_[i]) continue;
     auto& out = outcomes_[i];
     for (auto& u : requests_[i]->wait(each)) {
-      if (!u.delta.reasoning.empty() || !u.delta.content.empty()) {
+      if (!u.delta.empty()) {
         if (ttft_ms_ < 0) ttft_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
         out.reasoning += u.delta.reasoning;
         out.content += u.delta.content;

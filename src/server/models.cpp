@@ -12,6 +12,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+
 std::string strip_tag(std::string name) {
   if (name.ends_with(":latest")) name.resize(name.size() - 7);
   return name;
@@ -83,6 +85,15 @@ std::shared_ptr<LoadedModel> ModelPool::load_locked(std::unique_lock<std::mutex>
     loaded_.erase(lru->first);
     last_used_.erase(lru);
   }
+  auto load = options_.load;
+  load.path = path;
+  uint64_t need = 0;
+  try {
+    need = backends::load_bytes(load);
+  } catch (const backends::Error&) {
+    // loading says what is wrong with the file
+  }
+  if (!options_.models_dir.empty()) make_room(path, need);
   loading_ = path;
   load_error_.clear();
   lock.unlock();
@@ -90,8 +101,6 @@ std::shared_ptr<LoadedModel> ModelPool::load_locked(std::unique_lock<std::mutex>
   std::string error;
   try {
     const auto t0 = Clock::now();
-    auto load = options_.load;
-    load.path = path;
     auto backend = backends::load(load);
     m = std::make_shared<LoadedModel>();
     m->name = name_of(path);
@@ -101,6 +110,7 @@ std::shared_ptr<LoadedModel> ModelPool::load_locked(std::unique_lock<std::mutex>
     m->engine = std::make_unique<runtime::Engine>(std::move(backend), options_.engine);
     m->load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     m->loaded_at = std::chrono::system_clock::now();
+    m->bytes = need;
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -114,6 +124,33 @@ std::shared_ptr<LoadedModel> ModelPool::load_locked(std::unique_lock<std::mutex>
   cv_.notify_all();
   if (!m) throw ApiError(500, "server_error", "loading " + name_of(path) + " failed: " + error);
   return m;
+}
+
+bool ModelPool::busy(const std::string& path) const {
+  auto it = loaded_.find(path);
+  return it != loaded_.end() && it->second.use_count() > 1;
+}
+
+void ModelPool::make_room(const std::string& path, uint64_t need) {
+  uint64_t avail = options_.available_memory ? options_.available_memory() : 0;
+  if (need == 0 || avail == 0 || need <= avail) return;
+  // The memory of an idle model comes back when it is unloaded; a busy one keeps it until its requests end.
+  uint64_t idle = 0;
+  for (const auto& [p, m] : loaded_)
+    if (!busy(p)) idle += m->bytes;
+  if (need > avail + idle)
+    throw ApiError(503, "unavailable_error",
+                   "model '" + name_of(path) + "' needs about " + mib(need) + " of memory (weights, activations and " +
+                       "the KV cache of the context for each parallel slot), but only " + mib(avail + idle) +
+                       " would be available with every idle model unloaded; lower -c or --parallel, or free memory");
+  while (need > avail) {
+    auto lru = last_used_.end();
+    for (auto it = last_used_.begin(); it != last_used_.end(); ++it)
+      if (!busy(it->first) && (lru == last_used_.end() || it->second < lru->second)) lru = it;
+    avail += loaded_.at(lru->first)->bytes;
+    loaded_.erase(lru->first);
+    last_used_.erase(lru);
+  }
 }
 
 void ModelPool::preload() {
@@ -158,9 +195,7 @@ void ModelPool::sweep() {
     cv_.wait_for(lock, std::chrono::seconds(1));
     const auto now = Clock::now();
     for (auto it = last_used_.begin(); it != last_used_.end();) {
-      auto m = loaded_.find(it->first);
-      const bool busy = m != loaded_.end() && m->second.use_count() > 1;  // a request holds it
-      if (!busy && now - it->second > options_.keep_alive) {
+      if (!busy(it->first) && now - it->second > options_.keep_alive) {
         loaded_.erase(it->first);
         it = last_used_.erase(it);
       } else {

@@ -1,10 +1,15 @@
 // The models a server offers and the ones it holds loaded, each in its own serving engine. One file (-m) answers
 // every model name; a folder (--models) offers each file by name, loaded on first use (the request waits), unloaded
-// after --keep-alive idle time or least recently used first beyond --max-loaded.
+// after --keep-alive idle time, or least recently used first beyond --max-loaded or when the new model would not
+// fit in the memory left. Before a load its need is estimated (backends::load_bytes: weights, activations, KV for
+// -c x --parallel) against the available memory; idle models go, least recently used first, until it fits. A model
+// that cannot fit even with every idle model unloaded is refused with 503 unavailable_error, which names the
+// figures, rather than loaded into an out-of-memory kill.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +32,8 @@ struct PoolOptions {
   runtime::EngineOptions engine;
   std::chrono::seconds keep_alive{300};  // idle time before a --models model is unloaded (0: never)
   int max_loaded = 1;
+  // Bytes the process may still take (0: unknown, nothing checked); a test fakes it.
+  std::function<uint64_t()> available_memory = backends::available_memory;
 };
 
 // A loaded model: its engine and what handlers need to build prompts. Shared by the pool and the requests
@@ -38,6 +45,7 @@ struct LoadedModel {
   std::optional<chat::ChatTemplate> tmpl;  // token-input backends only
   double load_ms = 0;
   std::chrono::system_clock::time_point loaded_at;
+  uint64_t bytes = 0;  // estimated when loading (backends::load_bytes): what unloading it gives back
 
   const backends::Backend& backend() const { return engine->backend(); }
 };
@@ -65,7 +73,10 @@ class ModelPool {
  private:
   std::string resolve(const std::string& requested) const;  // path, or throws 404
   std::shared_ptr<LoadedModel> load_locked(std::unique_lock<std::mutex>& lock, const std::string& path);
-  void sweep();  // the keep-alive thread
+  // Unloads idle models, least recently used first, until `need` bytes fit; throws ApiError 503 when they cannot.
+  void make_room(const std::string& path, uint64_t need);
+  bool busy(const std::string& path) const;  // a request holds the loaded model
+  void sweep();                              // the keep-alive thread
 
   PoolOptions options_;
   mutable std::mutex mu_;

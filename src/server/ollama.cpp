@@ -128,11 +128,16 @@ class Stream : public StreamFormat {
       : chat_(chat), model_(std::move(model)), started_(started) {}
   std::string content_type() const override { return "application/x-ndjson"; }
 
+  // A call goes out whole in one object once its block has ended, as Ollama sends them.
   std::string delta(int, const chat::OutputDelta& d) override {
+    if (d.reasoning.empty() && d.content.empty() && d.calls_done.empty()) return "";
     ojson j = head();
     if (chat_) {
-      j["message"] = {{"role", "assistant"}, {"content", d.content}};
-      if (!d.reasoning.empty()) j["message"]["thinking"] = d.reasoning;
+      Outcome o;
+      o.content = d.content;
+      o.reasoning = d.reasoning;
+      o.tool_calls = d.calls_done;
+      j["message"] = message(o);
     } else {
       j["response"] = d.content;
       if (!d.reasoning.empty()) j["thinking"] = d.reasoning;
@@ -143,12 +148,8 @@ class Stream : public StreamFormat {
 
   std::string end(const Generation& g) override {
     ojson j = head();
-    const auto& o = g.outcomes().front();
     if (chat_) {
-      // The tool calls come whole in the last object, their arguments as objects.
-      Outcome calls_only;
-      calls_only.tool_calls = o.tool_calls;
-      j["message"] = message(calls_only);
+      j["message"] = {{"role", "assistant"}, {"content", ""}};
     } else {
       j["response"] = "";
     }

@@ -27,12 +27,20 @@ void read_common(const ojson& body, ChatRequest& r) {
   }
 }
 
-ojson tool_call_json(const chat::ToolCall& c, int index, bool with_index) {
-  ojson j = with_index ? ojson{{"index", index}} : ojson::object();
-  j["id"] = random_id("call_");
-  j["type"] = "function";
-  j["function"] = {{"name", c.name}, {"arguments", dump(c.arguments)}};
-  return j;
+ojson tool_call_json(const chat::ToolCall& c) {
+  return {{"id", random_id("call_")},
+          {"type", "function"},
+          {"function", {{"name", c.name}, {"arguments", c.arguments_text}}}};
+}
+
+// A streamed call: the first fragment has index, id, type and function.name (arguments ""), the others add to
+// function.arguments.
+ojson tool_call_fragment(const chat::ToolCallDelta& f) {
+  if (f.name.empty()) return {{"index", f.index}, {"function", {{"arguments", f.arguments}}}};
+  return {{"index", f.index},
+          {"id", random_id("call_")},
+          {"type", "function"},
+          {"function", {{"name", f.name}, {"arguments", f.arguments}}}};
 }
 
 ojson message_json(const Outcome& o) {
@@ -40,8 +48,7 @@ ojson message_json(const Outcome& o) {
   if (!o.reasoning.empty()) m["reasoning_content"] = o.reasoning;
   if (!o.tool_calls.empty()) {
     m["tool_calls"] = ojson::array();
-    for (size_t i = 0; i < o.tool_calls.size(); ++i)
-      m["tool_calls"].push_back(tool_call_json(o.tool_calls[i], static_cast<int>(i), false));
+    for (const auto& c : o.tool_calls) m["tool_calls"].push_back(tool_call_json(c));
     if (o.content.empty()) m["content"] = nullptr;
   }
   return m;
@@ -65,10 +72,14 @@ class Stream : public StreamFormat {
 
   std::string delta(int choice, const chat::OutputDelta& d) override {
     if (!chat_) return event(text_chunk(choice, d.content, nullptr));
+    std::string out;
     ojson delta = ojson::object();
     if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
     if (!d.content.empty()) delta["content"] = d.content;
-    return event(choice_chunk(choice, delta, nullptr));
+    if (!delta.empty()) out += event(choice_chunk(choice, delta, nullptr));
+    for (const auto& f : d.tool_calls)
+      out += event(choice_chunk(choice, {{"tool_calls", ojson::array({tool_call_fragment(f)})}}, nullptr));
+    return out;
   }
 
   std::string end(const Generation& g) override {
@@ -77,13 +88,6 @@ class Stream : public StreamFormat {
     for (size_t i = 0; i < outcomes.size(); ++i) {
       const int choice = static_cast<int>(i);
       const auto& o = outcomes[i];
-      if (chat_ && !o.tool_calls.empty()) {
-        // Each call whole in one fragment: index, id, type and function.name first, as clients expect.
-        ojson calls = ojson::array();
-        for (size_t k = 0; k < o.tool_calls.size(); ++k)
-          calls.push_back(tool_call_json(o.tool_calls[k], static_cast<int>(k), true));
-        out += event(choice_chunk(choice, {{"tool_calls", calls}}, nullptr));
-      }
       auto last =
           chat_ ? choice_chunk(choice, ojson::object(), finish_reason(o)) : text_chunk(choice, "", finish_reason(o));
       if (i + 1 == outcomes.size()) last["timings"] = timings(g);

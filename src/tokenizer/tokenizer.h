@@ -42,6 +42,9 @@ class Tokenizer {
   virtual int32_t bos() const = 0;  // -1 when none
   virtual int32_t eos() const = 0;
   virtual bool add_bos() const = 0;
+  // The model asks for EOS after a text encoded with its special tokens (llama.cpp's add_special), as Qwen3-Embedding
+  // does so that its last token, the one pooled, is always the same kind. Used for embeddings, never for chat.
+  virtual bool add_eos() const { return false; }
   virtual bool is_control(int32_t id) const = 0;
   // End of generation: EOS, EOT, <|im_end|>, <|eot_id|>, <|endoftext|> ... as the vocab marks them.
   virtual bool is_eog(int32_t id) const = 0;

@@ -112,6 +112,7 @@ Vocab load_vocab(const gguf::File& f, bool default_add_bos) {
   v.eom = read_id(f, "tokenizer.ggml.eom_token_id", v.n());
   v.unk = read_id(f, "tokenizer.ggml.unknown_token_id", v.n());
   v.add_bos = f.get_bool_opt("tokenizer.ggml.add_bos_token").value_or(default_add_bos) && v.bos >= 0;
+  v.add_eos = f.get_bool_opt("tokenizer.ggml.add_eos_token").value_or(false) && v.eos >= 0;
   v.chat_template = f.get_string_opt("tokenizer.chat_template").value_or("");
   mark_end_of_generation(v);
 

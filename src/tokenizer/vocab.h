@@ -39,6 +39,7 @@ struct Vocab {
   TextIndex ids;                  // text -> id (the last id wins for duplicate texts, as in llama.cpp)
   int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1;
   bool add_bos = false;
+  bool add_eos = false;           // tokenizer.ggml.add_eos_token (embedding models that pool the last token)
   std::vector<int32_t> specials;  // control, user-defined and unknown tokens, longest text first
   std::vector<bool> eog;          // [n_vocab]
   std::string chat_template;

@@ -19,6 +19,7 @@ class VocabTokenizer : public Tokenizer {
   int32_t bos() const override { return vocab_.bos; }
   int32_t eos() const override { return vocab_.eos; }
   bool add_bos() const override { return vocab_.add_bos; }
+  bool add_eos() const override { return vocab_.add_eos; }
   bool is_control(int32_t id) const override;
   bool is_eog(int32_t id) const override;
   std::string chat_template() const override { return vocab_.chat_template; }

@@ -134,14 +134,16 @@ TEST(TemplateLimits, JsonInputRefusesDeepNestingBeforeParsing) {
   EXPECT_THROW(parse_ordered_json_input("[1e999]"), JsonInputError);
 }
 
-TEST(TemplateLimits, DeeplyNestedToolCallStaysText) {
+// A call streams from its name on, so a deeply nested one stays a call, but its arguments are only passed on as
+// text: nothing recurses over them.
+TEST(TemplateLimits, DeeplyNestedToolCallArgumentsStayText) {
   rkchat::chat::OutputParser p(false);
-  std::string call =
-      "<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": " + nested_brackets(100'000) + "}}</tool_call>";
-  auto d = p.push(call);
-  auto f = p.finish();
-  EXPECT_TRUE(p.tool_calls().empty());
-  EXPECT_EQ(d.content + f.content, call);
+  auto d = p.push("<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": " + nested_brackets(100'000) + "}}</tool_call>");
+  d.append(p.finish());
+  EXPECT_EQ(d.content, "");
+  ASSERT_EQ(p.tool_calls().size(), 1u);
+  EXPECT_EQ(p.tool_calls()[0].arguments, nlohmann::json::object());
+  EXPECT_EQ(p.tool_calls()[0].arguments_text, "{\"a\":" + nested_brackets(100'000) + "}");
   // The same call nested within the bound is a tool call.
   rkchat::chat::OutputParser q(false);
   q.push("<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": " + nested_brackets(100) + "}}</tool_call>");

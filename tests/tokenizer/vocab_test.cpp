@@ -75,6 +75,12 @@ TEST_F(VocabFile, MergesThroughPiecesThatAreNoToken) {
   EXPECT_TRUE(tok->is_eog(257));
 }
 
+TEST_F(VocabFile, AddEosTokenIsReadOnlyWithAnEosId) {
+  EXPECT_FALSE(load()->add_eos());
+  w_.set_bool("tokenizer.ggml.add_eos_token", true);
+  EXPECT_TRUE(load()->add_eos());
+}
+
 TEST_F(VocabFile, UnknownPreTokenizerIsRefused) {
   w_.set_string("tokenizer.ggml.pre", "no-such-pre");
   expect_error("no-such-pre");

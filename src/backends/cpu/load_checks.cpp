@@ -98,6 +98,28 @@ int context_for(int requested, int n_seq, const model::HParams& hp, kernels::KvT
   return n_ctx;
 }
 
+kernels::KvType kv_type_of(const LoadOptions& o) {
+  return o.kv_type == "f32" ? kernels::KvType::f32 : kernels::KvType::f16;
+}
+
+uint64_t model_bytes(const gguf::File& file, const model::HParams& hp, int n_ctx, int n_seq, kernels::KvType type) {
+  return file.file_size() + model::Model::activation_bytes(hp) +
+         model::kv_bytes_per_token(hp, type) * static_cast<uint64_t>(n_ctx) * static_cast<uint64_t>(n_seq);
+}
+
+uint64_t load_bytes(const LoadOptions& o) {
+  try {
+    const auto file = gguf::File::open(o.path);
+    const auto hp = model::validate_model(*file);
+    const int n_seq = std::max(1, o.max_sequences);
+    const auto type = kv_type_of(o);
+    const int n_ctx = context_for(o.n_ctx, n_seq, hp, type, 0, o.path);  // available 0: memory not checked
+    return model_bytes(*file, hp, n_ctx, n_seq, type);
+  } catch (const gguf::Error& e) {
+    throw Error(e.what());
+  }
+}
+
 int threads_for(int requested) {
   if (requested < 0) throw Error("the thread count must be positive (got " + std::to_string(requested) + ")");
   const int cores = kernels::online_cores();

@@ -16,6 +16,10 @@ namespace rkchat::tok {
 class Tokenizer;
 }
 
+namespace rkchat::backends {
+struct LoadOptions;
+}
+
 namespace rkchat::backends::cpu {
 
 // The model's tokenizer, or null when the file carries none (no tokenizer.ggml.model); throws backends::Error
@@ -32,6 +36,17 @@ uint64_t available_memory_bytes();
 // figures. Called before the model or the cache allocates anything.
 int context_for(int requested, int n_seq, const model::HParams& hp, kernels::KvType type, uint64_t available,
                 const std::string& path);
+
+// LoadOptions::kv_type as the cache's element type.
+kernels::KvType kv_type_of(const LoadOptions& options);
+
+// Bytes a model takes once loaded with a context of n_ctx tokens for each of n_seq sequences: the weights mapped
+// from the file, the activations of a batch and the KV cache. n_ctx 0: the model alone.
+uint64_t model_bytes(const gguf::File& file, const model::HParams& hp, int n_ctx, int n_seq, kernels::KvType type);
+
+// model_bytes of the GGUF that `options` load, with the context loading would open; no weight is read. Throws
+// backends::Error for a file that loading would refuse.
+uint64_t load_bytes(const LoadOptions& options);
 
 // Threads to run for `requested` (0: one per physical core of the fastest class, kernels::host_cores()): capped at
 // the cores this process may run on, with a warning on stderr, since spinning workers beyond the cores only wait
