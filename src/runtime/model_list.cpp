@@ -13,20 +13,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Architecture and the weight type holding most of the bytes, e.g. "qwen3 Q8_0"; "" for a file with no tensors.
-std::string gguf_type(const std::string& path) {
+// Architecture and the weight type holding most of the bytes, e.g. "qwen3 Q8_0" ("" for a file with no tensors),
+// and the parameter count, from the header alone (listing a folder reads no weights).
+void read_gguf_header(ModelEntry& m) {
   try {
-    const auto file = gguf::File::open(path);
-    if (file->tensors().empty()) return "";
+    const auto file = gguf::File::open(m.path);
+    m.type = "";
+    if (file->tensors().empty()) return;
     std::map<std::string, uint64_t> bytes_by_type;
-    for (const auto& t : file->tensors()) bytes_by_type[gguf::type_name(t.type)] += t.nbytes;
+    for (const auto& t : file->tensors()) {
+      bytes_by_type[gguf::type_name(t.type)] += t.nbytes;
+      m.n_params += static_cast<uint64_t>(t.n_elements());
+    }
     auto main_type = std::max_element(bytes_by_type.begin(), bytes_by_type.end(), [](const auto& a, const auto& b) {
                        return a.second < b.second;
                      })->first;
     std::transform(main_type.begin(), main_type.end(), main_type.begin(), ::toupper);
-    return file->get_string_opt("general.architecture").value_or("?") + " " + main_type;
+    m.type = file->get_string_opt("general.architecture").value_or("?") + " " + main_type;
   } catch (const std::exception& e) {
-    return std::string("unreadable: ") + e.what();
+    m.type = std::string("unreadable: ") + e.what();
   }
 }
 
@@ -36,7 +41,7 @@ ModelEntry model_entry(const std::string& path) {
   std::error_code ec;
   ModelEntry m{path, fs::path(path).filename().string(), fs::file_size(path, ec), "rkllm"};
   if (ec) m.size_bytes = 0;
-  if (fs::path(path).extension() == ".gguf") m.type = gguf_type(path);
+  if (fs::path(path).extension() == ".gguf") read_gguf_header(m);
   return m;
 }
 

@@ -11,7 +11,8 @@ struct ModelEntry {
   std::string path;
   std::string name;  // file name
   uint64_t size_bytes = 0;
-  std::string type;  // "qwen3 Q8_0", "rkllm", or why the file cannot be used
+  std::string type;       // "qwen3 Q8_0", "rkllm", or why the file cannot be used
+  uint64_t n_params = 0;  // elements of a GGUF's tensors, read from its header (0: unknown, as for .rkllm)
 };
 
 // One model file: its name, size and type ("" type for a GGUF without tensors).

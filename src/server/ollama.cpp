@@ -177,10 +177,14 @@ std::pair<std::string, std::string> family_and_quant(const runtime::ModelEntry& 
   return {e.type.substr(0, space), e.type.substr(space + 1)};
 }
 
+// As Ollama writes it: "7.6B", "494.03M", "135.11K".
 std::string parameter_size(uint64_t n) {
+  const auto x = static_cast<double>(n);
   if (n == 0) return "";
-  if (n >= 1000000000ull) return fmt::format("{:.1f}B", static_cast<double>(n) / 1e9);
-  return fmt::format("{:.0f}M", static_cast<double>(n) / 1e6);
+  if (n >= 1000000000ull) return fmt::format("{:.1f}B", x / 1e9);
+  if (n >= 1000000ull) return fmt::format("{:.2f}M", x / 1e6);
+  if (n >= 1000ull) return fmt::format("{:.2f}K", x / 1e3);
+  return std::to_string(n);
 }
 
 // Not the file's SHA-256 (hashing gigabytes for a listing is too slow): a stable digest of its path, size and
@@ -216,7 +220,7 @@ ojson entry_json(const runtime::ModelEntry& e, const LoadedModel* loaded) {
            {{"format", e.path.ends_with(".rkllm") ? "rkllm" : "gguf"},
             {"family", family},
             {"families", ojson::array({family})},
-            {"parameter_size", loaded ? parameter_size(loaded->backend().info().n_params) : ""},
+            {"parameter_size", parameter_size(loaded ? loaded->backend().info().n_params : e.n_params)},
             {"quantization_level", quant}}}};
 }
 

@@ -20,6 +20,18 @@ def srv(rkchat_bin, fixtures_dir, tmp_path_factory):
     assert s.stop() == 0, s.stderr()
 
 
+def test_tags_name_the_parameter_size_before_loading(srv):
+    """Clients show /api/tags before any model is loaded: the size comes from the file's header then, and is the
+    one the loaded model reports."""
+    assert json.loads(request(srv.url + "/api/ps")[2])["models"] == []
+    before = json.loads(request(srv.url + "/api/tags")[2])["models"][0]["details"]["parameter_size"]
+    status, show = post_json(srv.url + "/api/show", {"model": "qwen3-tiny"})
+    assert status == 200 and show["model_info"]["general.parameter_count"] > 0
+    assert json.loads(request(srv.url + "/api/ps")[2])["models"], "show loads the model"
+    after = json.loads(request(srv.url + "/api/tags")[2])["models"][0]["details"]["parameter_size"]
+    assert before and before == after
+
+
 def test_chat_not_streamed(srv):
     status, r = post_json(srv.url + "/api/chat", {"model": "qwen3-tiny:latest", "messages": CHAT, "stream": False,
                                                   "options": {"num_predict": 6, "temperature": 0, "seed": 3}})
