@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "runtime/chat_prompt.h"
 #include "server/api_error.h"
@@ -87,6 +88,8 @@ std::shared_ptr<LoadedModel> ModelPool::load_locked(std::unique_lock<std::mutex>
   }
   auto load = options_.load;
   load.path = path;
+  const bool npu = path.ends_with(".rkllm");
+  if (npu) load.npu_domain = free_npu_domain();
   uint64_t need = 0;
   try {
     need = backends::load_bytes(load);
@@ -111,6 +114,7 @@ std::shared_ptr<LoadedModel> ModelPool::load_locked(std::unique_lock<std::mutex>
     m->load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     m->loaded_at = std::chrono::system_clock::now();
     m->bytes = need;
+    m->npu_domain = npu ? load.npu_domain : -1;
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -124,6 +128,14 @@ std::shared_ptr<LoadedModel> ModelPool::load_locked(std::unique_lock<std::mutex>
   cv_.notify_all();
   if (!m) throw ApiError(500, "server_error", "loading " + name_of(path) + " failed: " + error);
   return m;
+}
+
+int ModelPool::free_npu_domain() const {
+  std::set<int> taken;
+  for (const auto& [path, m] : loaded_) taken.insert(m->npu_domain);
+  int domain = options_.load.npu_domain;
+  while (taken.contains(domain)) ++domain;
+  return domain;
 }
 
 bool ModelPool::busy(const std::string& path) const {

@@ -45,7 +45,8 @@ struct LoadedModel {
   std::optional<chat::ChatTemplate> tmpl;  // token-input backends only
   double load_ms = 0;
   std::chrono::system_clock::time_point loaded_at;
-  uint64_t bytes = 0;  // estimated when loading (backends::load_bytes): what unloading it gives back
+  uint64_t bytes = 0;   // estimated when loading (backends::load_bytes): what unloading it gives back
+  int npu_domain = -1;  // the NPU memory domain an .rkllm model holds, else -1
 
   const backends::Backend& backend() const { return engine->backend(); }
 };
@@ -76,7 +77,10 @@ class ModelPool {
   // Unloads idle models, least recently used first, until `need` bytes fit; throws ApiError 503 when they cannot.
   void make_room(const std::string& path, uint64_t need);
   bool busy(const std::string& path) const;  // a request holds the loaded model
-  void sweep();                              // the keep-alive thread
+  // The lowest NPU memory domain from --npu-domain on that no loaded .rkllm model holds: each model the NPU runs
+  // needs a domain of its own, and a second one in the same domain fails to initialize.
+  int free_npu_domain() const;
+  void sweep();  // the keep-alive thread
 
   PoolOptions options_;
   mutable std::mutex mu_;
