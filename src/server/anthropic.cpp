@@ -64,9 +64,10 @@ void append_message(const ojson& m, size_t i, ojson& out) {
 }
 
 std::string stop_reason(const Outcome& o) {
-  if (!o.tool_calls.empty()) return "tool_use";
-  if (o.stop_string) return "stop_sequence";
-  return finish_reason(o) == "length" ? "max_tokens" : "end_turn";
+  const std::string why = finish_reason(o);
+  if (why == "length") return "max_tokens";
+  if (why == "tool_calls") return "tool_use";
+  return o.stop_string ? "stop_sequence" : "end_turn";
 }
 
 std::string anthropic_type(const std::string& type) {

@@ -50,14 +50,14 @@ ApiError to_api_error(const runtime::EngineError& e) {
 }
 
 std::string finish_reason(const Outcome& o) {
-  if (!o.tool_calls.empty()) return "tool_calls";
-  if (o.stop_string) return "stop";
+  // A stop string ends the answer itself; a limit cuts it, and a tool call cut by it is incomplete: "length".
+  if (o.stop_string) return o.tool_calls.empty() ? "stop" : "tool_calls";
   switch (o.stats.stop) {
     case backends::StopReason::max_tokens:
     case backends::StopReason::context_full:
       return "length";
     default:
-      return "stop";
+      return o.tool_calls.empty() ? "stop" : "tool_calls";
   }
 }
 

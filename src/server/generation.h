@@ -30,7 +30,8 @@ struct Outcome {
 // does not fit), 503 (queue full, with Retry-After), 500.
 ApiError to_api_error(const runtime::EngineError& e);
 
-// "stop" | "length" | "tool_calls" as OpenAI names why an answer ended.
+// "stop" | "length" | "tool_calls" as OpenAI names why an answer ended ("length" when a limit cut it, even in
+// the middle of a tool call).
 std::string finish_reason(const Outcome& o);
 
 class Generation {

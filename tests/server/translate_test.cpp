@@ -3,6 +3,7 @@
 
 #include "server/anthropic.h"
 #include "server/api_error.h"
+#include "server/generation.h"
 #include "server/ollama.h"
 #include "server/openai.h"
 #include "server/request.h"
@@ -188,6 +189,22 @@ TEST(Errors, Shapes) {
   auto r503 = ollama::error_response(busy);
   EXPECT_EQ(r503.status, 503);
   EXPECT_EQ(r503.headers.at(0).first, "Retry-After");
+}
+
+TEST(FinishReason, ALimitCutsEvenAToolCall) {
+  Outcome o;
+  o.stats.stop = backends::StopReason::eos;
+  EXPECT_EQ(finish_reason(o), "stop");
+  o.tool_calls.push_back({"get_weather", nlohmann::json::object(), "{}"});
+  EXPECT_EQ(finish_reason(o), "tool_calls");
+  o.stats.stop = backends::StopReason::max_tokens;  // the call may be unfinished
+  EXPECT_EQ(finish_reason(o), "length");
+  o.stats.stop = backends::StopReason::context_full;
+  EXPECT_EQ(finish_reason(o), "length");
+  o.tool_calls.clear();
+  o.stats.stop = backends::StopReason::stopped_by_caller;
+  o.stop_string = true;
+  EXPECT_EQ(finish_reason(o), "stop");
 }
 
 }  // namespace
