@@ -13,7 +13,7 @@ APT_PACKAGES=(
   python3 python3-pip python3-venv
   # packaging and deployment tests: a Debian root filesystem, the balancer, ssh to namespaces playing boards (one
   # booted with systemd by systemd-nspawn)
-  mmdebstrap haproxy openssh-client iproute2 systemd systemd-container curl
+  mmdebstrap arch-test haproxy openssh-client iproute2 systemd systemd-container curl
   # the web page: its embedded scripts, and the browser its tests drive
   libjs-marked libjs-highlight.js chromium
 )
