@@ -12,19 +12,13 @@
 
 #include "kernels/kernel_table.h"
 #include "kernels/kquants.h"
+#include "kernels/x86_avx2_lanes.h"
 
 namespace rkchat::kernels {
 
 namespace {
 
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Scales of 8 and of 16 weights in int16 lanes: [lo x8 | hi x8] per 128-bit half, lanes matching maddubs output.
 inline __m256i scale_pair16(int lo, int hi) {
