@@ -130,6 +130,7 @@ void read_sampling(const ojson& obj, ChatRequest& r) {
     s.seed = seed->is_number_unsigned() ? seed->get<uint64_t>() : static_cast<uint64_t>(seed->get<int64_t>());
   }
   read_stop(obj, "stop", r.stop);
+  read_bool(obj, "ignore_eos", r.generate.ignore_eos);  // llama-server's extension: run to the token limit
 }
 
 ojson parse_body(const std::string& body) {
