@@ -71,8 +71,8 @@ def test_killed_client_frees_its_slot(rkchat_bin, smollm2, tmp_path):
     srv = Server(rkchat_bin, ["-m", smollm2, "-c", "2048", "--parallel", "2", "--queue", "8"], tmp_path)
     try:
         srv.wait_ready()
-        body = {"messages": BODY["messages"], "stream": True, "max_tokens": 1500, "temperature": 1.0,
-                "seed": 1}
+        body = {"messages": BODY["messages"], "stream": True, "max_tokens": 1500, "ignore_eos": True,
+                "temperature": 1.0, "seed": 1}
         socks = [open_stream(srv.port, body) for _ in range(2)]
         t0 = time.monotonic()
         for s in socks:
@@ -99,7 +99,7 @@ def test_queue_full_is_503_with_retry_after(rkchat_bin, smollm2, tmp_path):
     try:
         srv.wait_ready()
         busy = open_stream(srv.port, {"messages": BODY["messages"], "stream": True, "max_tokens": 1500,
-                                      "temperature": 1.0, "seed": 1})
+                                      "ignore_eos": True, "temperature": 1.0, "seed": 1})
         status, headers, data = request(srv.url + "/v1/chat/completions", dict(BODY, max_tokens=4))
         busy.close()
         assert status == 503 and headers["Retry-After"] == "1"

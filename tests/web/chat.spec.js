@@ -216,15 +216,15 @@ test.describe('a server with an API key', () => {
 test.describe('a small, busy server', () => {
   let server;
   test.beforeAll(async () => {
-    server = await startServer(['-m', process.env.RKCHAT_SMOLLM2, '--parallel', '1', '--queue', '0', '-c', '256']);
+    server = await startServer(['-m', process.env.RKCHAT_SMOLLM2, '--parallel', '1', '--queue', '0', '-c', '1024']);
   });
   test.afterAll(async () => { await server?.stop(); });
 
   test('a prompt longer than the context is said to be', async ({ page }) => {
     await openPage(page, server.url);
     await expect(page.getByLabel('Model').locator('option')).toHaveCount(1);
-    await sendAndWatch(page, 'word '.repeat(600));
-    await expect(lastAnswer(page).getByRole('alert')).toContainText(/too long for the model's context \(\d+ tokens, the context holds 256\)/);
+    await sendAndWatch(page, 'word '.repeat(1500));
+    await expect(lastAnswer(page).getByRole('alert')).toContainText(/too long for the model's context \(\d+ tokens, the context holds 1024\)/);
   });
 
   test('a full queue is said to be, and Retry sends again', async ({ page }) => {
@@ -234,7 +234,8 @@ test.describe('a small, busy server', () => {
     const other = new AbortController();
     const res = await fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: other.signal,
-      body: JSON.stringify({ messages: [{ role: 'user', content: 'Tell a long story.' }], stream: true, max_tokens: 200 }),
+      // ignore_eos: it holds the slot for 900 tokens however fast the machine, past the page's request below.
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'Tell a long story.' }], stream: true, max_tokens: 900, ignore_eos: true }),
     });
     expect(res.status).toBe(200);
     await expect.poll(() => metric(server.url, 'rkchat_active_sequences')).toBe(1);
