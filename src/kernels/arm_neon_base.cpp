@@ -2,9 +2,11 @@
 //
 // Main idea: the quantized tiles of arm_neon_gemm.h with an integer dot made of widening multiplies: vmull_s8
 // gives the int16 products, two rounds of pairwise adds (widening to int32 first, so no sum can overflow) give
-// the int32 lanes of 4 consecutive elements that the shared float order wants (sdot's lanes). Float weights
+// the int32 lanes of 4 consecutive elements that the shared float order wants (sdot's lanes). The decode kernels
+// of arm_neon_gemv.h need only a row's sum: a widening multiply and a widening multiply-add per 16 elements (two
+// products of int8 stay below 2^15 in int16), then one pairwise add into the row's running int32 sums. Float weights
 // (F32, F16, BF16) use 4-wide FMAs over register tiles of 4 rows x 2 tokens.
-#include "kernels/arm_neon_gemm.h"
+#include "kernels/arm_neon_gemv.h"
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
 
@@ -21,6 +23,13 @@ struct MullDot {
   }
   RK_INLINE static IntLanes8 dot(const NeonBlock& w, const NeonBlock& x) {
     return {group4(w.lo, x.lo), group4(w.hi, x.hi)};
+  }
+  // |w x| <= 128 * 127 (activations stop at -127): a sum of two fits int16.
+  RK_INLINE static int16x8_t pairs(int8x16_t w, int8x16_t x) {
+    return vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(x)), w, x);
+  }
+  RK_INLINE static int32x4_t acc(int32x4_t r, int8x16_t wlo, int8x16_t whi, int8x16_t xlo, int8x16_t xhi) {
+    return vpadalq_s16(vpadalq_s16(r, pairs(wlo, xlo)), pairs(whi, xhi));
   }
 };
 

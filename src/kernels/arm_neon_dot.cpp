@@ -3,8 +3,9 @@
 //
 // Main idea: the quantized tiles of arm_neon_gemm.h with vdotq_s32, which adds four int8 products into each
 // int32 lane: exactly the 8 lanes of 4 consecutive elements that the shared float order wants, in two
-// instructions per 32-element block and (row, token) pair.
-#include "kernels/arm_neon_gemm.h"
+// instructions per 32-element block and (row, token) pair; and the decode kernels of arm_neon_gemv.h, where one
+// block of one row costs 2 sdot into the row's running sums.
+#include "kernels/arm_neon_gemv.h"
 #include "kernels/kernel_table.h"
 
 namespace rkchat::kernels {
@@ -14,6 +15,9 @@ namespace {
 struct SdotDot {
   RK_INLINE static IntLanes8 dot(const NeonBlock& w, const NeonBlock& x) {
     return {vdotq_s32(vdupq_n_s32(0), w.lo, x.lo), vdotq_s32(vdupq_n_s32(0), w.hi, x.hi)};
+  }
+  RK_INLINE static int32x4_t acc(int32x4_t r, int8x16_t wlo, int8x16_t whi, int8x16_t xlo, int8x16_t xhi) {
+    return vdotq_s32(vdotq_s32(r, wlo, xlo), whi, xhi);
   }
 };
 

@@ -41,21 +41,34 @@ struct WQ8_0 {
   static constexpr size_t kBytes = sizeof(BlockQ8_0);
   static constexpr bool kHasMin = false;
   static constexpr int kRows = 4;
+  // The block's quants as signed bytes, elements 0..15 and 16..31 (Q4: the nibbles as they are, 0..15).
+  RK_INLINE static void quants(const uint8_t* b, int8x16_t& lo, int8x16_t& hi) {
+    lo = vld1q_s8(reinterpret_cast<const int8_t*>(b + 2));
+    hi = vld1q_s8(reinterpret_cast<const int8_t*>(b + 18));
+  }
   RK_INLINE static NeonBlock load(const uint8_t* b) {
-    return {vld1q_s8(reinterpret_cast<const int8_t*>(b + 2)), vld1q_s8(reinterpret_cast<const int8_t*>(b + 18)),
-            half_at(b), 0.0f};
+    int8x16_t lo, hi;
+    quants(b, lo, hi);
+    return {lo, hi, half_at(b), 0.0f};
   }
 };
+
+// Low nibbles (elements 0..15) and high nibbles (16..31) of 16 bytes.
+RK_INLINE void nibbles(const uint8_t* q, int8x16_t& lo, int8x16_t& hi) {
+  const uint8x16_t v = vld1q_u8(q);
+  lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f)));
+  hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+}
 
 struct WQ4_0 {
   static constexpr size_t kBytes = sizeof(BlockQ4_0);
   static constexpr bool kHasMin = false;
   static constexpr int kRows = 4;
+  RK_INLINE static void quants(const uint8_t* b, int8x16_t& lo, int8x16_t& hi) { nibbles(b + 2, lo, hi); }
   RK_INLINE static NeonBlock load(const uint8_t* b) {
-    const uint8x16_t q = vld1q_u8(b + 2);
-    const int8x16_t eight = vdupq_n_s8(8);
-    return {vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), eight),
-            vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight), half_at(b), 0.0f};
+    int8x16_t lo, hi;
+    quants(b, lo, hi);
+    return {vsubq_s8(lo, vdupq_n_s8(8)), vsubq_s8(hi, vdupq_n_s8(8)), half_at(b), 0.0f};
   }
 };
 
@@ -63,10 +76,11 @@ struct WQ4_1 {
   static constexpr size_t kBytes = sizeof(BlockQ4_1);
   static constexpr bool kHasMin = true;
   static constexpr int kRows = 3;
+  RK_INLINE static void quants(const uint8_t* b, int8x16_t& lo, int8x16_t& hi) { nibbles(b + 4, lo, hi); }
   RK_INLINE static NeonBlock load(const uint8_t* b) {
-    const uint8x16_t q = vld1q_u8(b + 4);
-    return {vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), half_at(b),
-            half_at(b + 2)};
+    int8x16_t lo, hi;
+    quants(b, lo, hi);
+    return {lo, hi, half_at(b), half_at(b + 2)};
   }
 };
 
@@ -110,13 +124,6 @@ struct NeonQuantKernel {
     }
   }
 };
-
-template <class Dot>
-void fill_neon_quant(KernelTable& t) {
-  t.q8_0.gemm = tiles::gemm<NeonQuantKernel<Dot, WQ8_0>>;
-  t.q4_0.gemm = tiles::gemm<NeonQuantKernel<Dot, WQ4_0>>;
-  t.q4_1.gemm = tiles::gemm<NeonQuantKernel<Dot, WQ4_1>>;
-}
 
 }  // namespace
 }  // namespace rkchat::kernels
