@@ -39,6 +39,10 @@ struct NeonGemv {
     return vreinterpretq_s32_u32(vsubq_u32(vreinterpretq_u32_s32(a), vreinterpretq_u32_s32(b)));
   }
 
+  // fp16 lanes 0..3 and 4..7 as floats.
+  RK_INLINE static float32x4_t to_float_lo(uint16x8_t h) { return vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h))); }
+  RK_INLINE static float32x4_t to_float_hi(uint16x8_t h) { return vcvt_high_f32_f16(vreinterpretq_f16_u16(h)); }
+
   // The running sums of 4 rows in one vector.
   RK_INLINE static int32x4_t fold4(int32x4_t r0, int32x4_t r1, int32x4_t r2, int32x4_t r3) {
     return vpaddq_s32(vpaddq_s32(r0, r1), vpaddq_s32(r2, r3));
@@ -58,16 +62,25 @@ struct NeonGemv {
     for (int64_t b = 0; b < nb; ++b, a += kActBytes) {
       const int8x16_t xlo = vld1q_s8(reinterpret_cast<const int8_t*>(a + kActQs));
       const int8x16_t xhi = vld1q_s8(reinterpret_cast<const int8_t*>(a + kActQs + 16));
-      uint32x4_t dm[2];  // per row: its fp16 scale (and Q4_1's min) in one 32-bit lane
+      uint32x2_t head[RM];  // per row: its fp16 scale (and Q4_1's min) in 32-bit lane 0
 #pragma GCC unroll 8
       for (int i = 0; i < RM; ++i) {
         int8x16_t lo, hi;
         W::quants(p[i], lo, hi);
         run[i] = Dot::acc(run[i], lo, hi, xlo, xhi);
-        const auto* dmi = reinterpret_cast<const uint32_t*>(p[i]);
-        dm[i / 4] = i % 4 == 0 ? vld1q_dup_u32(dmi) : vld1q_lane_u32(dmi, dm[i / 4], i % 4);
+        uint32_t bits;
+        std::memcpy(&bits, p[i], 4);
+        head[i] = vcreate_u32(bits);
         p[i] += W::kBytes;
       }
+      // Row k of each group of 4 in lane k (zips: a load into a lane would need each row's address computed).
+      uint16x8_t dm[2];
+      for (int k = 0; k < 2; ++k) {
+        dm[k] = vreinterpretq_u16_u32(
+            vcombine_u32(vzip1_u32(head[4 * k], head[4 * k + 1]), vzip1_u32(head[4 * k + 2], head[4 * k + 3])));
+      }
+      // The low halves of the lanes are the 8 rows' scales, the high ones Q4_1's mins.
+      const float32x4_t d[2] = {to_float_lo(vuzp1q_u16(dm[0], dm[1])), to_float_hi(vuzp1q_u16(dm[0], dm[1]))};
       int32x4_t off_all = vdupq_n_s32(0);  // Q4_0: 8 * the running sum of x in every lane
       if constexpr (kOffset8) {
         off = Dot::acc(off, vdupq_n_s8(8), vdupq_n_s8(8), xlo, xhi);
@@ -80,12 +93,10 @@ struct NeonGemv {
         const int32x4_t now = sub_wrap(fold4(run[4 * k], run[4 * k + 1], run[4 * k + 2], run[4 * k + 3]), off_all);
         const int32x4_t sums = sub_wrap(now, prev[k]);
         prev[k] = now;
-        // Lanes hold d | m << 16: the low halves are the scales, the high ones Q4_1's mins.
-        const float32x4_t d = vcvt_f32_f16(vreinterpret_f16_u16(vmovn_u32(dm[k])));
-        acc[k] = vfmaq_f32(acc[k], vcvtq_f32_s32(sums), vmulq_n_f32(d, dx));
+        acc[k] = vfmaq_f32(acc[k], vcvtq_f32_s32(sums), vmulq_n_f32(d[k], dx));
         if constexpr (W::kHasMin) {
-          const float32x4_t m = vcvt_f32_f16(vreinterpret_f16_u16(vshrn_n_u32(dm[k], 16)));
-          acc[k] = vfmaq_n_f32(acc[k], m, half_at(a + 2));
+          const uint16x8_t m = vuzp2q_u16(dm[0], dm[1]);
+          acc[k] = vfmaq_n_f32(acc[k], k == 0 ? to_float_lo(m) : to_float_hi(m), half_at(a + 2));
         }
       }
     }
