@@ -4,12 +4,16 @@
 //
 // Main idea: decode reads every weight once, so what counts is the work per weight block. The tile kernel of
 // arm_neon_gemm.h converts and scales the 8 int32 lanes of every (row, block) apart, for the float order of
-// ref_lanes.h: about 12 instructions per row and block. Here each row keeps ONE running int32x4 that the primitive
-// adds the block's products into; three pairwise adds fold 4 rows into one vector of 4 running row sums, and the
-// block's sums are that vector minus the previous block's (modulo 2^32, exact: a block sum is below 2^19). So one
-// convert and one fma serve 4 rows, whose 4 scales load into one vector and convert together. Q4_0's offset comes
-// off once per block for all rows: sum (q - 8) x = sum q x - 8 sum x. Tiles are 8 rows x 1 token; a batch of 2 to
-// 4 tokens runs them one after the other over each tile, whose weights stay in L1.
+// ref_lanes.h: its compiled 4 x 1 loop costs 87 / 4 instructions per row and block (Q8_0, sdot). Here each row
+// keeps ONE running int32x4 that the primitive adds the block's products into; three pairwise adds fold 4 rows
+// into one vector of 4 running row sums, and the block's sums are that vector minus the previous block's (modulo
+// 2^32, exact: a block sum is below 2^19). So one convert and one fma serve 4 rows; the 8 rows' scales are gathered
+// by zips and converted together. Q4_0's offset comes off once per block for all rows: sum (q - 8) x = sum q x -
+// 8 sum x. Q8_0's loop is 73 / 8 instructions per row and block, Q4_0's 91 / 8 (Cortex-A76 build; docs/
+// performance.md has the counts per token). Tiles are 8 rows x 1 token; a batch of 2 to 4 tokens runs them one
+// after the other over each tile, whose weights stay in L1. No software prefetch (the tile kernel's
+// prefetch_next_tile): it would cost one instruction per row and block, and whether an A76's prefetchers need it
+// can only be timed on a board.
 //
 // Float order: per (row, token), float(exact block sum) * (d_w * d_x) added by fma block after block (Q4_1: then
 // m * s): not the 8 lanes of ref_lanes.h (the tests hold it to a rounding tolerance), and one rounding per block
