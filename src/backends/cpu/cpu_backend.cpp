@@ -80,7 +80,7 @@ class CpuConversation final : public Conversation {
 class CpuBackend final : public Backend, public Stepper {
  public:
   explicit CpuBackend(const LoadOptions& o) {
-    const auto kv_type = cpu::kv_type_of(o);
+    const auto kv_type = cpu::kv_type_of(o.kv_type);
     const int n_seq = std::max(1, o.max_sequences);
     int n_ctx = 0;
     try {
