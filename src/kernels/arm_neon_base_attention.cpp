@@ -25,7 +25,7 @@ struct NeonRows {
       vst1q_f32(dst + i, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(w))), d));
       vst1q_f32(dst + i + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(w)), d));
     }
-    attention_impl::PlainRows::q8(q + i, d, dst + i, m - i);
+    for (; i < m; ++i) dst[i] = d * static_cast<float>(q[i]);
   }
 };
 

@@ -47,7 +47,8 @@ inline void scale(float* y, float a, int n) {
   for (int i = 0; i < n; ++i) y[i] *= a;
 }
 
-// The portable converters (reference).
+// The portable converters, for the reference only: the ISA files write their own tails, since a call from a file
+// compiled with -mavx512f could leave the linker that file's copy of these inline functions (see fp16.h).
 struct PlainRows {
   static void half(const uint16_t* src, float* dst, int n) {
     for (int i = 0; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);

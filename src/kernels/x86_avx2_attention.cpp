@@ -23,7 +23,7 @@ struct Avx2Rows {
       const __m256i w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
       _mm256_storeu_ps(dst + i, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(w)));
     }
-    attention_impl::PlainRows::q8(q + i, d, dst + i, m - i);
+    for (; i < m; ++i) dst[i] = d * static_cast<float>(q[i]);
   }
 };
 

@@ -23,7 +23,7 @@ struct Avx512Rows {
       const __m512i w = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
       _mm512_storeu_ps(dst + i, _mm512_mul_ps(vd, _mm512_cvtepi32_ps(w)));
     }
-    attention_impl::PlainRows::q8(q + i, d, dst + i, m - i);
+    for (; i < m; ++i) dst[i] = d * static_cast<float>(q[i]);
   }
 };
 
