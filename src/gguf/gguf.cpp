@@ -126,6 +126,11 @@ uint64_t TensorInfo::row_bytes() const {
 
 bool File::has(std::string_view key) const { return kv_index_.find(key) != kv_index_.end(); }
 
+void File::drop_metadata() {
+  std::vector<std::pair<std::string, Value>>().swap(kv_);
+  kv_index_.clear();
+}
+
 const Value* File::find(std::string_view key) const {
   auto it = kv_index_.find(key);
   return it == kv_index_.end() ? nullptr : &kv_[it->second].second;

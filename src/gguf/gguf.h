@@ -98,6 +98,10 @@ class File {
   bool has(std::string_view key) const;
   const Value* find(std::string_view key) const;
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
+  // Frees the metadata once the loader has read what it needs (hyperparameters, tokenizer): the decoded arrays of
+  // a 151k-token vocabulary take ~22 MB, a third of what a served model costs beyond its weights and KV cache.
+  // Tensors and the mapping stay.
+  void drop_metadata();
   // Typed getters: the required form throws "FILE: missing required key 'KEY'" or a type mismatch error;
   // integers of any width convert to the requested type when the value fits.
   std::string get_string(std::string_view key) const;

@@ -51,8 +51,10 @@ RequestOptions greedy(std::vector<int32_t> prompt, int max_tokens) {
 // Arrival time of every token of one request, read by its own consumer thread (as a server's would).
 struct Stream {
   std::shared_ptr<Request> request;
+  Clock::time_point submitted;
   std::vector<Clock::time_point> arrivals;
   std::atomic<int> n_tokens{0};  // arrivals.size(), for other threads
+  std::atomic<bool> finished{false};
   backends::TurnStats stats;
   std::thread reader;
 
@@ -66,6 +68,7 @@ struct Stream {
           if (u.done) {
             stats = u.stats;
             done = true;
+            finished.store(true);
           }
         }
       }
@@ -75,6 +78,74 @@ struct Stream {
     if (reader.joinable()) reader.join();
   }
 };
+
+using Streams = std::vector<std::unique_ptr<Stream>>;
+
+// n streams of unbounded greedy answers to different prompts, submitted at once; seed numbers their prompts.
+Streams start_streams(Engine& engine, const tok::Tokenizer& tok, int prompt_tokens, int n, int seed) {
+  Streams streams;
+  for (int i = 0; i < n; ++i) {
+    streams.push_back(std::make_unique<Stream>());
+    streams.back()->submitted = Clock::now();
+    streams.back()->request = engine.submit(greedy(stream_prompt(tok, prompt_tokens, seed + i), -1));
+    streams.back()->start();
+  }
+  return streams;
+}
+
+void wait_for_first_tokens(const Streams& streams) {
+  const auto deadline = Clock::now() + 300s;
+  for (auto& s : streams)
+    while (s->n_tokens.load() == 0) {
+      if (Clock::now() > deadline) throw backends::Error("bench: a stream got no token in 300 s");
+      std::this_thread::sleep_for(5ms);
+    }
+}
+
+void stop_streams(Streams& streams) {
+  for (auto& s : streams) s->request->cancel();
+  for (auto& s : streams) {
+    s->join();
+    if (s->stats.stop == backends::StopReason::error) throw backends::Error("bench: " + s->stats.error);
+  }
+}
+
+// Decode speed with all N streams decoding: the window runs from the moment the last stream got its first token
+// to the first moment a stream stopped, after each made gen_tokens more. The other streams' prompts, computed while
+// the first ones already decode, fall outside it; the whole run (submission to the last token, prompts included)
+// is reported beside it.
+void measure_decode(Engine& engine, const tok::Tokenizer& tok, const BenchOptions& o, int n, ParallelResult& r) {
+  auto streams = start_streams(engine, tok, o.prompt_tokens, n, 0);
+  wait_for_first_tokens(streams);
+  std::vector<int> before;
+  for (auto& s : streams) before.push_back(s->n_tokens.load());
+  for (size_t i = 0; i < streams.size(); ++i)
+    while (streams[i]->n_tokens.load() < before[i] + o.gen_tokens && !streams[i]->finished.load())
+      std::this_thread::sleep_for(2ms);
+  stop_streams(streams);
+
+  Clock::time_point t0{}, t1 = Clock::time_point::max(), submitted = Clock::time_point::max(), last{};
+  for (auto& s : streams) {
+    t0 = std::max(t0, s->arrivals.front());
+    t1 = std::min(t1, s->arrivals.back());
+    submitted = std::min(submitted, s->submitted);
+    last = std::max(last, s->arrivals.back());
+  }
+  const double window_s = ms_between(t0, t1) / 1000;
+  std::vector<double> per_stream, ttft;
+  int in_window = 0, all = 0;
+  for (auto& s : streams) {
+    const auto k = std::count_if(s->arrivals.begin(), s->arrivals.end(), [&](auto t) { return t > t0 && t <= t1; });
+    in_window += static_cast<int>(k);
+    all += static_cast<int>(s->arrivals.size());
+    if (window_s > 0) per_stream.push_back(static_cast<double>(k) / window_s);
+    ttft.push_back(ms_between(s->submitted, s->arrivals.front()));
+  }
+  r.aggregate_decode_tok_s = window_s > 0 ? in_window / window_s : 0;
+  r.per_stream_decode_tok_s = per_stream.empty() ? 0 : median(per_stream);
+  r.whole_run_tok_s = last > submitted ? 1000.0 * all / ms_between(submitted, last) : 0;
+  r.ttft_ms = median(ttft);
+}
 
 ParallelResult measure(const BenchOptions& o, int n, int long_tokens, int batch_tokens) {
   auto lo = o.load;
@@ -92,51 +163,18 @@ ParallelResult measure(const BenchOptions& o, int n, int long_tokens, int batch_
   r.parallel = n;
   r.long_prompt_tokens = long_tokens;
   // Phase 1: N streams submitted together.
-  {
-    std::vector<std::unique_ptr<Stream>> streams;
-    for (int i = 0; i < n; ++i) {
-      streams.push_back(std::make_unique<Stream>());
-      streams.back()->request = engine.submit(greedy(stream_prompt(*tok, o.prompt_tokens, i), o.gen_tokens));
-      streams.back()->start();
-    }
-    std::vector<double> per_stream, ttft;
-    Clock::time_point first = Clock::time_point::max(), last{};
-    int tokens = 0;
-    for (auto& s : streams) {
-      s->join();
-      if (s->stats.stop == backends::StopReason::error) throw backends::Error("bench: " + s->stats.error);
-      if (s->arrivals.size() < 2) continue;
-      per_stream.push_back(1000.0 * static_cast<double>(s->arrivals.size() - 1) /
-                           ms_between(s->arrivals.front(), s->arrivals.back()));
-      ttft.push_back(s->stats.ttft_ms);
-      first = std::min(first, s->arrivals.front());
-      last = std::max(last, s->arrivals.back());
-      tokens += static_cast<int>(s->arrivals.size()) - 1;
-    }
-    r.per_stream_decode_tok_s = median(per_stream);
-    r.ttft_ms = median(ttft);
-    r.aggregate_decode_tok_s = last > first ? 1000.0 * tokens / ms_between(first, last) : 0;
-  }
+  measure_decode(engine, *tok, o, n, r);
   // Phase 2: N streams run; a long prompt arrives; the longest gap of a stream while it is computed.
   {
-    std::vector<std::unique_ptr<Stream>> streams;
-    for (int i = 0; i < n; ++i) {
-      streams.push_back(std::make_unique<Stream>());
-      streams.back()->request = engine.submit(greedy(stream_prompt(*tok, o.prompt_tokens, 100 + i), -1));
-      streams.back()->start();
-    }
-    // Let every stream get past its prompt and generate for a while.
-    const auto deadline = Clock::now() + 60s;
-    for (auto& s : streams)
-      while (s->n_tokens.load() == 0 && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
-    std::this_thread::sleep_for(500ms);
+    auto streams = start_streams(engine, *tok, o.prompt_tokens, n, 100);
+    wait_for_first_tokens(streams);
+    std::this_thread::sleep_for(500ms);  // let them generate for a while
     const auto t0 = Clock::now();
     auto long_req = engine.submit(greedy(stream_prompt(*tok, long_tokens, 1000), 1));
     const auto r_long = collect(*long_req, nullptr);
     const auto t1 = t0 + std::chrono::microseconds(static_cast<int64_t>(r_long.stats.ttft_ms * 1000));
-    for (auto& s : streams) s->request->cancel();
+    stop_streams(streams);
     for (auto& s : streams) {
-      s->join();
       // Gaps that overlap [t0, t1]: between the last token before t0 and the first after t1 at the widest.
       for (size_t i = 1; i < s->arrivals.size(); ++i)
         if (s->arrivals[i] >= t0 && s->arrivals[i - 1] <= t1)
@@ -165,12 +203,12 @@ std::vector<ParallelResult> run_parallel_bench(const BenchOptions& o, const std:
 }
 
 std::string parallel_table(const std::vector<ParallelResult>& results) {
-  std::string s = fmt::format("{:>8} {:>14} {:>14} {:>10} {:>12}\n", "parallel", "aggregate t/s", "per-stream t/s",
-                              "TTFT ms", "max gap ms");
+  std::string s = fmt::format("{:>8} {:>14} {:>14} {:>13} {:>10} {:>12}\n", "parallel", "aggregate t/s",
+                              "per-stream t/s", "whole run t/s", "TTFT ms", "max gap ms");
   const double one = results.empty() ? 0 : results.front().aggregate_decode_tok_s;
   for (const auto& r : results) {
-    s += fmt::format("{:>8} {:>14.2f} {:>14.2f} {:>10.1f} {:>12.1f}", r.parallel, r.aggregate_decode_tok_s,
-                     r.per_stream_decode_tok_s, r.ttft_ms, r.max_gap_ms);
+    s += fmt::format("{:>8} {:>14.2f} {:>14.2f} {:>13.2f} {:>10.1f} {:>12.1f}", r.parallel, r.aggregate_decode_tok_s,
+                     r.per_stream_decode_tok_s, r.whole_run_tok_s, r.ttft_ms, r.max_gap_ms);
     if (one > 0 && results.front().parallel == 1) s += fmt::format("  ({:.2f}x)", r.aggregate_decode_tok_s / one);
     s += "\n";
   }
@@ -183,6 +221,7 @@ nlohmann::json parallel_json(const std::vector<ParallelResult>& results) {
     a.push_back({{"parallel", r.parallel},
                  {"aggregate_decode_tok_s", r.aggregate_decode_tok_s},
                  {"per_stream_decode_tok_s", r.per_stream_decode_tok_s},
+                 {"whole_run_tok_s", r.whole_run_tok_s},
                  {"ttft_ms", r.ttft_ms},
                  {"max_gap_ms", r.max_gap_ms},
                  {"long_prompt_tokens", r.long_prompt_tokens},

@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <strings.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
@@ -62,6 +65,7 @@ std::string HttpRequest::header(const std::string& name) const {
 struct HttpServer::Impl {
   HttpOptions options;
   httplib::Server svr;
+  socket_t listen_fd = -1;  // the bound socket, from the socket-options callback
   std::thread thread;
   std::atomic<uint64_t> next_id{1};
 
@@ -148,6 +152,14 @@ HttpServer::HttpServer(HttpOptions options) : impl_(std::make_unique<Impl>()) {
   const int threads = std::max(4, impl->options.threads);
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   svr.set_payload_max_length(impl->options.max_body);
+  // cpp-httplib 0.11 sets SO_REUSEPORT, which let a second server bind a port in use and take half its connections;
+  // SO_REUSEADDR alone still allows a restart while old connections sit in TIME_WAIT. The socket is kept to raise
+  // the listen backlog once bound (start()).
+  svr.set_socket_options([impl](socket_t sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    impl->listen_fd = sock;
+  });
   svr.set_keep_alive_timeout(3);
   svr.set_read_timeout(60, 0);
   svr.set_write_timeout(60, 0);
@@ -251,6 +263,10 @@ int HttpServer::start() {
     throw std::runtime_error(
         fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)", o.host, port));
   }
+  // cpp-httplib 0.11 listens with a backlog of 5: 16 clients connecting at once overflowed it (SYN cookies, and a
+  // reset seen by one client in CI). listen() again on the bound socket raises it.
+  if (::listen(impl_->listen_fd, SOMAXCONN) != 0)
+    throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", o.host, port, std::strerror(errno)));
   impl_->thread = std::thread([this] { impl_->svr.listen_after_bind(); });
   return port;
 }

@@ -69,3 +69,20 @@ def test_bench_synthetic_model(rkchat_bin, synth_model, tmp_path):
 def test_bench_without_models_fails(rkchat_bin):
     proc = subprocess.run([rkchat_bin, "bench"], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "-m MODEL" in proc.stderr
+
+
+def test_bench_parallel_json(rkchat_bin, fixtures_dir, tmp_path):
+    """--parallel: one object per N with the agreed fields; the steady decode window and the whole run measured."""
+    js = tmp_path / "parallel.json"
+    proc = bench(rkchat_bin, "-m", fixtures_dir / "tiny-qwen3-q8_0.gguf", "-t", 1, "--parallel", "1,3",
+                 "--prompt-tokens", 16, "--gen-tokens", 12, "--long-prompt-tokens", 96, "--batch-tokens", 32,
+                 "--json", js)
+    assert "aggregate t/s" in proc.stdout and "whole run t/s" in proc.stdout
+    rows = json.loads(js.read_text())["parallel"]
+    assert [r["parallel"] for r in rows] == [1, 3]
+    for r in rows:
+        assert {"aggregate_decode_tok_s", "per_stream_decode_tok_s", "ttft_ms", "max_gap_ms"} <= set(r)
+        assert r["aggregate_decode_tok_s"] > 0 and r["whole_run_tok_s"] > 0 and r["ttft_ms"] > 0
+        assert r["max_gap_ms"] >= 0 and r["long_prompt_tokens"] == 96
+        # every stream decodes through the window, so the aggregate is about N times a stream's share
+        assert r["aggregate_decode_tok_s"] == pytest.approx(r["parallel"] * r["per_stream_decode_tok_s"], rel=0.5)

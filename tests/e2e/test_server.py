@@ -2,6 +2,7 @@
 shutdown, against the fixture Qwen3 model (with the real Qwen3 chat template)."""
 import json
 import signal
+import subprocess
 import threading
 
 import pytest
@@ -352,3 +353,21 @@ def test_sigterm_lets_streams_finish(rkchat_bin, smollm2, tmp_path):
     usage = json.loads(events[-2][len("data: "):])["usage"]
     assert usage["completion_tokens"] == 800  # it ran on after the signal, to its end
     assert "stopped" in s.stderr()
+
+
+def test_port_in_use_is_refused(rkchat_bin, fixtures_dir, qwen3):
+    """A second server on a taken port says so and exits: it must not share the port (SO_REUSEPORT) and take half
+    of the first one's connections."""
+    proc = subprocess.run([rkchat_bin, "serve", "-m", str(fixtures_dir / "tiny-qwen3-q8_0.gguf"), "--host",
+                           "127.0.0.1", "--port", str(qwen3.port)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{qwen3.port}" in proc.stderr and "in use" in proc.stderr
+    assert request(qwen3.url + "/health")[0] == 200
+
+
+def test_listen_backlog(qwen3):
+    """cpp-httplib listens with a backlog of 5, which a burst of clients overflows (SYN cookies, then a reset seen in
+    CI); the server raises it. `ss` shows a listening socket's backlog as its Send-Q."""
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{qwen3.port}"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0] == "LISTEN" and int(out[2]) >= 128, out

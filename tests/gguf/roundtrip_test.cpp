@@ -153,4 +153,23 @@ TEST(GgufRoundTrip, WriterRefusesInvalidInput) {
 }
 
 }  // namespace
+
+TEST(GgufRoundTrip, DroppedMetadataLeavesTheTensors) {
+  Writer w;
+  w.set_string("general.name", "m");
+  w.set_string_array("tokenizer.ggml.tokens", {"a", "b", "c"});
+  const auto payload = random_bytes(static_cast<size_t>(block_bytes(TensorType::Q8_0)) * 2, 7);
+  w.add_tensor("t", TensorType::Q8_0, {block_elems(TensorType::Q8_0) * 2, 1}, payload);
+  TempPath tmp("rt-drop");
+  w.write(tmp.str(), 32);
+  auto f = File::open(tmp.str());
+  ASSERT_TRUE(f->has("tokenizer.ggml.tokens"));
+  f->drop_metadata();
+  EXPECT_FALSE(f->has("tokenizer.ggml.tokens"));
+  EXPECT_FALSE(f->get_string_opt("general.name"));
+  EXPECT_TRUE(f->metadata().empty());
+  const auto& t = f->tensor("t");
+  EXPECT_TRUE(std::equal(payload.begin(), payload.end(), t.data));
+}
+
 }  // namespace rkchat::gguf

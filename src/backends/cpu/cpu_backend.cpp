@@ -108,6 +108,7 @@ class CpuBackend final : public Backend, public Stepper {
     pool_ = std::make_unique<kernels::ThreadPool>(threads, kernels::host_cores().first(threads));
     slot_used_.assign(static_cast<size_t>(cache_->n_seq()), false);
     fill_info(o, n_ctx);
+    file_->drop_metadata();  // all read: the weights point into the mapping, which stays
     if (o.progress) o.progress(1.0f);
   }
 
