@@ -1,5 +1,7 @@
 #include "backends/cpu/cpu_backend.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -109,6 +111,7 @@ class CpuBackend final : public Backend, public Stepper {
     slot_used_.assign(static_cast<size_t>(cache_->n_seq()), false);
     fill_info(o, n_ctx);
     file_->drop_metadata();  // all read: the weights point into the mapping, which stays
+    ::malloc_trim(0);        // and the loader's freed temporaries leave resident pages behind in the heap
     if (o.progress) o.progress(1.0f);
   }
 
