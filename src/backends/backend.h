@@ -71,7 +71,7 @@ struct LoadOptions {
   std::string backend = "auto";  // auto (by file type) | cpu | rkllm
   int threads = 0;               // 0: a sensible default for this machine
   int n_ctx = 0;                 // 0: min(model's limit, 4096)
-  std::string kv_type = "f16";   // f16 | f32 (CPU)
+  std::string kv_type = "f16";   // f16 | f32 | q8_0 (CPU)
   int max_sequences = 1;         // conversations that may hold a KV cache at once (CPU)
   std::string tokenizer_path;    // a vocab GGUF for models that carry no tokenizer (.rkllm)
   // RKLLM runtime selection and placement.

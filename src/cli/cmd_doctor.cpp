@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/common_options.h"
 #include "cli/files.h"
 #include "doctor/doctor.h"
 
@@ -13,6 +14,7 @@ void add_doctor(CLI::App& app, Runner& run) {
   auto json = std::make_shared<bool>(false);
   cmd->add_option("-m,--model", opts->model, "Also check this model (.gguf or .rkllm) against the machine")
       ->check(model_file());
+  add_kv_type_option(cmd, opts->kv_type);
   cmd->add_option("--rkllm-lib-dir", opts->rkllm_lib_dir, "A folder of RKLLM runtimes to list (as for chat/run)")
       ->check(input_dir());
   cmd->add_option("--sysroot", opts->sysroot, "Read /proc and /sys under this folder instead of / (tests)")

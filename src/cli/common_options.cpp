@@ -16,6 +16,12 @@ CLI::Validator in_range(const runtime::Limit& limit) {
           "NUMBER"};
 }
 
+void add_kv_type_option(CLI::App* cmd, std::string& kv_type) {
+  cmd->add_option("--kv-type", kv_type, "KV cache type: f16, f32 (exact) or q8_0 (about half of f16)")
+      ->check(CLI::IsMember({"f16", "f32", "q8_0"}))
+      ->capture_default_str();
+}
+
 void add_load_options(CLI::App* cmd, backends::LoadOptions& o, bool model_required) {
   auto* m = cmd->add_option("-m,--model", o.path, "Model file (.gguf for the CPU engine, .rkllm for the NPU)")
                 ->check(model_file());
@@ -30,9 +36,7 @@ void add_load_options(CLI::App* cmd, backends::LoadOptions& o, bool model_requir
   cmd->add_option("-c,--ctx-size", o.n_ctx, "Context length in tokens (0: the model's, at most 4096)")
       ->check(in_range(runtime::limits::ctx_size))
       ->capture_default_str();
-  cmd->add_option("--kv-type", o.kv_type, "KV cache type: f16 or f32")
-      ->check(CLI::IsMember({"f16", "f32"}))
-      ->capture_default_str();
+  add_kv_type_option(cmd, o.kv_type);
   cmd->add_option("--tokenizer", o.tokenizer_path, "Vocab GGUF for a model that carries no tokenizer (.rkllm)")
       ->check(model_file());
   cmd->add_option("--rkllm-lib", o.rkllm_lib, "Path of librkllmrt.so (else $RKCHAT_RKLLM_LIB, then the usual places)");

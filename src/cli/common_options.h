@@ -13,6 +13,9 @@ namespace rkchat::cli {
 // A CLI11 validator that refuses numbers outside `limit`, naming the accepted range.
 CLI::Validator in_range(const runtime::Limit& limit);
 
+// --kv-type (load options, and doctor's context fit).
+void add_kv_type_option(CLI::App* cmd, std::string& kv_type);
+
 // -m/--model, --backend, -t/--threads, -c/--ctx-size, --kv-type, --tokenizer and the RKLLM runtime options.
 void add_load_options(CLI::App* cmd, backends::LoadOptions& opts, bool model_required = true);
 

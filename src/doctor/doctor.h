@@ -22,8 +22,9 @@ struct Check {
 
 struct Options {
   std::string sysroot = "/";
-  std::string model;          // -m: also check this model against the machine
-  std::string rkllm_lib_dir;  // a folder of runtimes (real path, not under the sysroot)
+  std::string model;            // -m: also check this model against the machine
+  std::string kv_type = "f16";  // --kv-type: the KV cache that the model's context fit counts
+  std::string rkllm_lib_dir;    // a folder of runtimes (real path, not under the sysroot)
 };
 
 struct Report {

@@ -92,10 +92,13 @@ void check_rkllm_model(const std::string& path, const std::vector<RuntimeFile>& 
 
 // The same validation that loading the model runs (no weight is read, the tokenizer is built), then how much
 // context fits beside it.
-void check_gguf_model(const std::string& path, uint64_t avail, std::vector<Check>& out) {
+void check_gguf_model(const std::string& path, const std::string& kv_type_name, uint64_t avail,
+                      std::vector<Check>& out) {
   std::unique_ptr<gguf::File> f;
   model::HParams hp;
+  kernels::KvType kv_type{};
   try {
+    kv_type = backends::cpu::kv_type_of(kv_type_name);
     f = gguf::File::open(path);
     hp = model::validate_model(*f);
     // run and chat need the tokenizer as loading builds it; without one only run --prompt-ids works.
@@ -110,14 +113,14 @@ void check_gguf_model(const std::string& path, uint64_t avail, std::vector<Check
                      ", context limit " + std::to_string(hp.n_ctx_train),
                  Verdict::ok, ""});
   if (avail == 0) return;
-  const uint64_t per_token = model::kv_bytes_per_token(hp, kernels::KvType::f16);
+  const uint64_t per_token = model::kv_bytes_per_token(hp, kv_type);
   // Beside the weights (mapped from the file) and the activations, as the CPU backend counts them.
-  const uint64_t taken = backends::cpu::model_bytes(*f, hp, 0, 1, kernels::KvType::f16);
+  const uint64_t taken = backends::cpu::model_bytes(*f, hp, 0, 1, kv_type);
   const uint64_t left = avail > taken ? avail - taken : 0;
   const uint64_t fits = left / per_token;
   Check c{"model-context",
-          "context that fits in free memory: " + std::to_string(fits) + " tokens (f16 KV cache, " +
-              std::to_string(per_token) + " bytes per token)",
+          "context that fits in free memory: " + std::to_string(fits) + " tokens (" + kernels::kv_type_name(kv_type) +
+              " KV cache, " + std::to_string(per_token) + " bytes per token)",
           Verdict::ok, ""};
   if (fits < std::min<uint64_t>(static_cast<uint64_t>(hp.n_ctx_train), 4096)) {
     c.verdict = Verdict::warn;
@@ -153,7 +156,7 @@ void check_runtimes_and_model(const Sysroot& root, const Options& o, bool rockch
   if (rkllm) {
     check_rkllm_model(o.model, runtimes, out);
   } else {
-    check_gguf_model(o.model, avail, out);
+    check_gguf_model(o.model, o.kv_type, avail, out);
   }
   Check fit{"model-size", gib(size) + " of " + gib(avail) + " available", Verdict::ok, ""};
   if (avail > 0 && size > avail) {

@@ -3,17 +3,14 @@
 #include <cmath>
 
 #include "kernels/attention_span.h"
-#include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
 
 namespace rkchat::kernels {
 namespace {
 
-// The reference: the blocked kernel compiled for the baseline ISA with the portable half conversion.
+// The reference: the blocked kernel compiled for the baseline ISA with the portable row conversions.
 void attend_span_ref(const AttendSpan& a) {
-  attention_impl::attend_span<attention_impl::PlainOps>(a, [](const uint16_t* src, float* dst, int n) {
-    for (int i = 0; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
-  });
+  attention_impl::attend_span<attention_impl::PlainOps, attention_impl::PlainRows>(a);
 }
 
 }  // namespace

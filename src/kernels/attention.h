@@ -25,9 +25,9 @@ struct AttendSpan {
   const float* const* q = nullptr;  // [nq] query vectors of head_dim floats
   const int* limit = nullptr;       // [nq] query i sees positions < limit[i] (its own position + 1)
   float* const* state = nullptr;    // [nq] output states, see above
-  const void* k = nullptr;          // position 0 of this KV head; rows `stride` elements apart
+  const void* k = nullptr;          // position 0 of this KV head's rows (ops.h), `stride_bytes` apart
   const void* v = nullptr;
-  int64_t stride = 0;
+  int64_t stride_bytes = 0;
   int p0 = 0, p1 = 0;  // the span of positions [p0, p1)
   int head_dim = 0;    // <= kMaxHeadDim
   float scale = 1.0f;

@@ -1,6 +1,10 @@
 // Internal to src/kernels: the blocked attention kernel of attention.h, written once as plain loops that each ISA
-// file compiles with its own flags (the fixed-width inner loops vectorize). Only the half -> float conversion of a
-// cache row differs per ISA (GCC 12 does not vectorize it), so it is the template parameter.
+// file compiles with its own flags (the fixed-width inner loops vectorize). Only the conversion of a cache row to
+// floats differs per ISA (GCC 12 vectorizes neither half -> float nor int8 -> float), so the ISA's Rows class is a
+// template parameter: Rows::half(src, dst, n) converts n halves, Rows::q8(q, d, dst, m) writes d * q[0, m).
+// A Q8_0 cache is dequantized tile by tile into the same float tiles as F16, so the products, the online softmax
+// and the split-K merge are shared by all types; what Q8_0 saves is the bytes read from memory, which is what
+// bounds decode at long context.
 #pragma once
 
 #include <algorithm>
@@ -8,6 +12,8 @@
 #include <cstring>
 
 #include "kernels/attention.h"
+#include "kernels/fp16.h"
+#include "kernels/quant_rows.h"
 
 namespace rkchat::kernels::attention_impl {
 
@@ -41,20 +47,40 @@ inline void scale(float* y, float a, int n) {
   for (int i = 0; i < n; ++i) y[i] *= a;
 }
 
-// Row -> float converters: F32 rows are copied, F16 rows converted by the ISA's Half(src, dst, n).
-template <class Half>
-void load_rows(KvType t, const uint8_t* base, int64_t stride_bytes, int rows, int n, float* dst, Half half) {
+// The portable converters, for the reference only: the ISA files write their own tails, since a call from a file
+// compiled with -mavx512f could leave the linker that file's copy of these inline functions (see fp16.h).
+struct PlainRows {
+  static void half(const uint16_t* src, float* dst, int n) {
+    for (int i = 0; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
+  }
+  static void q8(const int8_t* q, float d, float* dst, int m) {
+    for (int i = 0; i < m; ++i) dst[i] = d * static_cast<float>(q[i]);
+  }
+};
+
+// Cache rows -> float rows of n: F32 rows are copied, F16 and Q8_0 ones converted by the ISA's Rows. The product
+// d * q of a half and an int8 is exact in float, so every ISA dequantizes Q8_0 to the same values.
+template <class Rows>
+void load_rows(KvType t, const uint8_t* base, int64_t stride_bytes, int rows, int n, float* dst) {
   for (int r = 0; r < rows; ++r) {
     const uint8_t* src = base + r * stride_bytes;
-    if (t == KvType::f32)
-      std::memcpy(dst + r * n, src, static_cast<size_t>(n) * sizeof(float));
-    else
-      half(reinterpret_cast<const uint16_t*>(src), dst + r * n, n);
+    float* row = dst + r * n;
+    switch (t) {
+      case KvType::f32:
+        std::memcpy(row, src, static_cast<size_t>(n) * sizeof(float));
+        break;
+      case KvType::f16:
+        Rows::half(reinterpret_cast<const uint16_t*>(src), row, n);
+        break;
+      case KvType::q8_0:
+        for_each_kv_block(src, n, [row](int i, int m, float d, const int8_t* q) { Rows::q8(q, d, row + i, m); });
+        break;
+    }
   }
 }
 
-template <class Ops, class Half>
-void attend_span(const AttendSpan& a, Half half) {
+template <class Ops, class Rows>
+void attend_span(const AttendSpan& a) {
   const int hd = a.head_dim;
   alignas(64) float kt[kTile * kMaxHeadDim];
   alignas(64) float vt[kTile * kMaxHeadDim];
@@ -67,14 +93,12 @@ void attend_span(const AttendSpan& a, Half half) {
     st[hd + 1] = 0.0f;   // running sum of exp(score - max)
     end = std::max(end, std::min(a.p1, a.limit[i]));
   }
-  const size_t eb = kv_elem_bytes(a.type);
-  const int64_t stride_bytes = a.stride * static_cast<int64_t>(eb);
   const auto* kb = static_cast<const uint8_t*>(a.k);
   const auto* vb = static_cast<const uint8_t*>(a.v);
   for (int j0 = a.p0; j0 < end; j0 += kTile) {
     const int nk = std::min(kTile, end - j0);
-    load_rows(a.type, kb + j0 * stride_bytes, stride_bytes, nk, hd, kt, half);
-    load_rows(a.type, vb + j0 * stride_bytes, stride_bytes, nk, hd, vt, half);
+    load_rows<Rows>(a.type, kb + j0 * a.stride_bytes, a.stride_bytes, nk, hd, kt);
+    load_rows<Rows>(a.type, vb + j0 * a.stride_bytes, a.stride_bytes, nk, hd, vt);
     for (int i = 0; i < a.nq; ++i) {
       const int ni = std::min(nk, std::min(a.p1, a.limit[i]) - j0);
       if (ni <= 0) continue;

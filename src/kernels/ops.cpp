@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/cpu_features.h"
+#include "kernels/quant_rows.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -66,17 +67,59 @@ void rope(float* x, int n_pairs, const float* cos, const float* sin, bool neox) 
   }
 }
 
-size_t kv_elem_bytes(KvType t) { return t == KvType::f16 ? sizeof(half_t) : sizeof(float); }
+const char* kv_type_name(KvType t) {
+  switch (t) {
+    case KvType::f16:
+      return "f16";
+    case KvType::f32:
+      return "f32";
+    case KvType::q8_0:
+      return "q8_0";
+  }
+  return "?";
+}
+
+size_t kv_row_bytes(KvType t, int64_t head_dim) {
+  const auto n = static_cast<size_t>(head_dim);
+  switch (t) {
+    case KvType::f16:
+      return n * sizeof(half_t);
+    case KvType::f32:
+      return n * sizeof(float);
+    case KvType::q8_0:
+      return (n + QK8_0 - 1) / QK8_0 * sizeof(fp16_t) + n;
+  }
+  return 0;
+}
 
 RKCHAT_CLONES static void store_f16(half_t* dst, const float* src, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<half_t>(src[i]);
 }
 
-void kv_store(KvType t, void* dst, const float* src, int64_t n) {
-  if (t == KvType::f32)
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-  else
-    store_f16(static_cast<half_t*>(dst), src, n);
+// One head row in the blocks that for_each_kv_block reads.
+static void store_q8_0(uint8_t* dst, const float* src, int head_dim) {
+  for (int i = 0; i < head_dim; i += QK8_0) {
+    const int m = std::min(QK8_0, head_dim - i);
+    const fp16_t d = fp32_to_fp16(quantize_block_q8(src + i, reinterpret_cast<int8_t*>(dst + sizeof(fp16_t)), m));
+    std::memcpy(dst, &d, sizeof d);
+    dst += sizeof d + static_cast<size_t>(m);
+  }
+}
+
+void kv_store(KvType t, void* dst, const float* src, int n_heads, int head_dim) {
+  const int64_t n = static_cast<int64_t>(n_heads) * head_dim;
+  switch (t) {
+    case KvType::f32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case KvType::f16:
+      store_f16(static_cast<half_t*>(dst), src, n);
+      return;
+    case KvType::q8_0:
+      for (int h = 0; h < n_heads; ++h)
+        store_q8_0(static_cast<uint8_t*>(dst) + h * kv_row_bytes(t, head_dim), src + h * head_dim, head_dim);
+      return;
+  }
 }
 
 namespace {
@@ -125,6 +168,27 @@ RKCHAT_CLONES void attend_f32(const float* q, const float* k, const float* v, in
 RKCHAT_CLONES void attend_f16(const float* q, const half_t* k, const half_t* v, int64_t stride, int n_pos, int head_dim,
                               float scale, float* scores, float* out) {
   attend_typed(q, k, v, stride, n_pos, head_dim, scale, scores, out);
+}
+
+// Q8_0 rows block by block: a block's products are summed unscaled, then scaled once by its d.
+RKCHAT_CLONES void attend_q8_0(const float* q, const uint8_t* k, const uint8_t* v, int64_t stride, int n_pos,
+                               int head_dim, float scale, float* scores, float* out) {
+  for (int p = 0; p < n_pos; ++p) {
+    float s = 0.0f;
+    for_each_kv_block(k + p * stride, head_dim, [&](int i, int m, float d, const int8_t* qs) {
+      float b = 0.0f;
+      for (int j = 0; j < m; ++j) b += q[i + j] * static_cast<float>(qs[j]);
+      s += d * b;
+    });
+    scores[p] = s * scale;
+  }
+  softmax(scores, n_pos);
+  std::fill(out, out + head_dim, 0.0f);
+  for (int p = 0; p < n_pos; ++p)
+    for_each_kv_block(v + p * stride, head_dim, [&](int i, int m, float d, const int8_t* qs) {
+      const float w = scores[p] * d;
+      for (int j = 0; j < m; ++j) out[i + j] = std::fma(w, static_cast<float>(qs[j]), out[i + j]);
+    });
 }
 
 #if defined(__x86_64__)
@@ -194,19 +258,25 @@ bool has_f16c() {
 
 }  // namespace
 
-void attend(KvType t, const float* q, const void* k, const void* v, int64_t stride, int n_pos, int head_dim,
+void attend(KvType t, const float* q, const void* k, const void* v, int64_t stride_bytes, int n_pos, int head_dim,
             float scale, float* scores, float* out) {
-  if (t == KvType::f32)
-    attend_f32(q, static_cast<const float*>(k), static_cast<const float*>(v), stride, n_pos, head_dim, scale, scores,
-               out);
-  else {
+  switch (t) {
+    case KvType::f32:
+      return attend_f32(q, static_cast<const float*>(k), static_cast<const float*>(v),
+                        stride_bytes / static_cast<int64_t>(sizeof(float)), n_pos, head_dim, scale, scores, out);
+    case KvType::f16: {
+      const int64_t stride = stride_bytes / static_cast<int64_t>(sizeof(half_t));
 #if defined(__x86_64__)
-    if (has_f16c())
-      return attend_f16_avx2(q, static_cast<const half_t*>(k), static_cast<const half_t*>(v), stride, n_pos, head_dim,
-                             scale, scores, out);
+      if (has_f16c())
+        return attend_f16_avx2(q, static_cast<const half_t*>(k), static_cast<const half_t*>(v), stride, n_pos, head_dim,
+                               scale, scores, out);
 #endif
-    attend_f16(q, static_cast<const half_t*>(k), static_cast<const half_t*>(v), stride, n_pos, head_dim, scale, scores,
-               out);
+      return attend_f16(q, static_cast<const half_t*>(k), static_cast<const half_t*>(v), stride, n_pos, head_dim, scale,
+                        scores, out);
+    }
+    case KvType::q8_0:
+      return attend_q8_0(q, static_cast<const uint8_t*>(k), static_cast<const uint8_t*>(v), stride_bytes, n_pos,
+                         head_dim, scale, scores, out);
   }
 }
 

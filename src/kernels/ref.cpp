@@ -8,31 +8,31 @@
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/quant_rows.h"
 #include "kernels/ref_lanes.h"
 
 namespace rkchat::kernels {
 
-namespace {
-
-// One Q8 block: d = max|x| / 127, q = round(x / d) (half away from zero). Returns d; fills q[32].
-float quantize_block_q8(const float* x, int8_t* q) {
+float quantize_block_q8(const float* x, int8_t* q, int n) {
   float amax = 0.0f;
-  for (int j = 0; j < QK8_0; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+  for (int j = 0; j < n; ++j) amax = std::fmax(amax, std::fabs(x[j]));
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  for (int j = 0; j < QK8_0; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
+  for (int j = 0; j < n; ++j) q[j] = static_cast<int8_t>(std::roundf(x[j] * id));
   return d;
 }
 
+namespace {
+
 void quantize_row_q8_0(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ8_0*>(dst);
-  for (int64_t i = 0; i < n / QK8_0; ++i) y[i].d = fp32_to_fp16(quantize_block_q8(x + i * QK8_0, y[i].qs));
+  for (int64_t i = 0; i < n / QK8_0; ++i) y[i].d = fp32_to_fp16(quantize_block_q8(x + i * QK8_0, y[i].qs, QK8_0));
 }
 
 void quantize_row_q8_1(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ8_1*>(dst);
   for (int64_t i = 0; i < n / QK8_0; ++i) {
-    const float d = quantize_block_q8(x + i * QK8_0, y[i].qs);
+    const float d = quantize_block_q8(x + i * QK8_0, y[i].qs, QK8_0);
     int sum = 0;
     for (int j = 0; j < QK8_0; ++j) sum += y[i].qs[j];
     y[i].d = fp32_to_fp16(d);

@@ -1,5 +1,5 @@
-// The blocked attention kernel (attention_span.h) on AVX2 + FMA + F16C: F16C row conversion, and the products with
-// several independent accumulators (a single chain would wait on each add's latency).
+// The blocked attention kernel (attention_span.h) on AVX2 + FMA + F16C: F16C and 8-wide int8 row conversion, and the
+// products with several independent accumulators (a single chain would wait on each add's latency).
 #include <immintrin.h>
 
 #include "kernels/attention_span.h"
@@ -9,12 +9,23 @@
 namespace rkchat::kernels {
 namespace {
 
-void half_to_float(const uint16_t* src, float* dst, int n) {
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-  for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
-}
+struct Avx2Rows {
+  static void half(const uint16_t* src, float* dst, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+    for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
+  }
+  static void q8(const int8_t* q, float d, float* dst, int m) {
+    const __m256 vd = _mm256_set1_ps(d);
+    int i = 0;
+    for (; i + 8 <= m; i += 8) {
+      const __m256i w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
+      _mm256_storeu_ps(dst + i, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(w)));
+    }
+    for (; i < m; ++i) dst[i] = d * static_cast<float>(q[i]);
+  }
+};
 
 struct Avx2Ops {
   static float dot(const float* q, const float* k, int n) {
@@ -54,7 +65,7 @@ struct Avx2Ops {
   }
 };
 
-void attend_span_avx2(const AttendSpan& a) { attention_impl::attend_span<Avx2Ops>(a, half_to_float); }
+void attend_span_avx2(const AttendSpan& a) { attention_impl::attend_span<Avx2Ops, Avx2Rows>(a); }
 
 }  // namespace
 

@@ -1,5 +1,5 @@
-// The blocked attention kernel (attention_span.h) on AVX-512: 16-wide row conversion and products with
-// independent accumulators.
+// The blocked attention kernel (attention_span.h) on AVX-512: 16-wide row conversion (halves and int8) and products
+// with independent accumulators.
 #include <immintrin.h>
 
 #include "kernels/attention_span.h"
@@ -9,12 +9,23 @@
 namespace rkchat::kernels {
 namespace {
 
-void half_to_float(const uint16_t* src, float* dst, int n) {
-  int i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
-  for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
-}
+struct Avx512Rows {
+  static void half(const uint16_t* src, float* dst, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+      _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
+    for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
+  }
+  static void q8(const int8_t* q, float d, float* dst, int m) {
+    const __m512 vd = _mm512_set1_ps(d);
+    int i = 0;
+    for (; i + 16 <= m; i += 16) {
+      const __m512i w = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
+      _mm512_storeu_ps(dst + i, _mm512_mul_ps(vd, _mm512_cvtepi32_ps(w)));
+    }
+    for (; i < m; ++i) dst[i] = d * static_cast<float>(q[i]);
+  }
+};
 
 struct Avx512Ops {
   static float dot(const float* q, const float* k, int n) {
@@ -51,7 +62,7 @@ struct Avx512Ops {
   }
 };
 
-void attend_span_avx512(const AttendSpan& a) { attention_impl::attend_span<Avx512Ops>(a, half_to_float); }
+void attend_span_avx512(const AttendSpan& a) { attention_impl::attend_span<Avx512Ops, Avx512Rows>(a); }
 
 }  // namespace
 

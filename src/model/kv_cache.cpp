@@ -6,11 +6,17 @@
 namespace rkchat::model {
 
 uint64_t kv_bytes_per_token(const HParams& hp, kernels::KvType type) {
-  return 2 * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(hp.kv_dim()) * kernels::kv_elem_bytes(type);
+  return 2 * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(hp.n_head_kv) *
+         kernels::kv_row_bytes(type, hp.head_dim);
 }
 
 KvCache::KvCache(const HParams& hp, int n_ctx, int n_seq, kernels::KvType type)
-    : n_layer_(hp.n_layer), n_ctx_(n_ctx), n_seq_(n_seq), kv_dim_(hp.kv_dim()), type_(type) {
+    : n_layer_(hp.n_layer),
+      n_ctx_(n_ctx),
+      n_seq_(n_seq),
+      head_row_bytes_(static_cast<int64_t>(kernels::kv_row_bytes(type, hp.head_dim))),
+      row_bytes_(hp.n_head_kv * head_row_bytes_),
+      type_(type) {
   if (n_ctx <= 0 || n_seq <= 0) throw std::invalid_argument("KV cache needs a positive context and sequence count");
   length_.assign(static_cast<size_t>(n_seq), 0);
   bytes_ = kv_bytes_per_token(hp, type) * static_cast<uint64_t>(n_seq) * static_cast<uint64_t>(n_ctx);
@@ -27,7 +33,7 @@ void KvCache::truncate(int seq, int n) {
 void KvCache::copy_prefix(int from, int to, int n) {
   if (from < 0 || from >= n_seq_ || to < 0 || to >= n_seq_ || from == to || n < 0 || n > length(from))
     throw std::out_of_range("KV cache copy out of range");
-  // The rows of one layer and sequence are contiguous: [pos][kv_dim] in the cache's element type.
+  // The rows of one layer and sequence are contiguous: [pos][kv head] in the cache's type.
   const auto bytes = static_cast<size_t>(static_cast<uint8_t*>(k(0, from, n)) - static_cast<uint8_t*>(k(0, from, 0)));
   for (int layer = 0; layer < n_layer_; ++layer) {
     std::memcpy(k(layer, to, 0), k(layer, from, 0), bytes);

@@ -1,5 +1,6 @@
 // Keys and values of past tokens, for up to n_seq sequences of up to n_ctx tokens each, allocated once.
-// Layout: [layer][seq][pos][kv_dim]; a sequence's cache is its first length(seq) positions.
+// Layout: [layer][seq][pos][kv head] rows of head_dim values in the cache's type (kernels::kv_row_bytes each); a
+// sequence's cache is its first length(seq) positions.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 
 namespace rkchat::model {
 
-// Bytes that one token of one sequence takes in the cache: its keys and values in every layer.
+// Bytes that one token of one sequence takes in the cache: its keys and values in every layer (Q8_0 scales too).
 uint64_t kv_bytes_per_token(const HParams& hp, kernels::KvType type);
 
 class KvCache {
@@ -21,7 +22,9 @@ class KvCache {
   int n_ctx() const { return n_ctx_; }
   int n_seq() const { return n_seq_; }
   kernels::KvType type() const { return type_; }
-  int64_t row_elems() const { return kv_dim_; }
+  // Bytes of one position's keys (or values) in one layer: n_head_kv rows of head_row_bytes().
+  int64_t row_bytes() const { return row_bytes_; }
+  int64_t head_row_bytes() const { return head_row_bytes_; }
   uint64_t bytes() const { return bytes_; }
 
   int length(int seq) const { return length_[static_cast<size_t>(seq)]; }
@@ -38,12 +41,11 @@ class KvCache {
 
  private:
   void* at(uint8_t* base, int layer, int seq, int pos) const {
-    const size_t row = static_cast<size_t>(kv_dim_) * kernels::kv_elem_bytes(type_);
-    return base + ((static_cast<size_t>(layer) * n_seq_ + seq) * n_ctx_ + pos) * row;
+    return base + ((static_cast<size_t>(layer) * n_seq_ + seq) * n_ctx_ + pos) * static_cast<size_t>(row_bytes_);
   }
 
   int n_layer_, n_ctx_, n_seq_;
-  int64_t kv_dim_;
+  int64_t head_row_bytes_, row_bytes_;
   kernels::KvType type_;
   uint64_t bytes_;
   std::unique_ptr<uint8_t[]> k_, v_;  // not zeroed: pages are touched only as the cache fills

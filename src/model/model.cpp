@@ -169,8 +169,8 @@ void Model::attention_layer(int il, const Batch& b, int begin, int n, KvCache& c
         k::rope(kk + h * hd, half, c, s, neox);
       }
       const int seq = b.seq[static_cast<size_t>(begin + t)], pos = b.pos[static_cast<size_t>(begin + t)];
-      k::kv_store(cache.type(), cache.k(il, seq, pos), kk, kvd);
-      k::kv_store(cache.type(), cache.v(il, seq, pos), vv, kvd);
+      k::kv_store(cache.type(), cache.k(il, seq, pos), kk, hp_.n_head_kv, hd);
+      k::kv_store(cache.type(), cache.v(il, seq, pos), vv, hp_.n_head_kv, hd);
     }
   });
   attend_rows(il, b, begin, n, cache, pool);
@@ -195,10 +195,11 @@ constexpr int kMinSpan = 256;
 void Model::attend_rows(int il, const Batch& b, int begin, int n, KvCache& cache, k::ThreadPool& pool) {
   const int hd = hp_.head_dim, n_head = hp_.n_head, n_kv = hp_.n_head_kv, group = n_head / n_kv;
   // The F32 cache keeps the sequential float order in which the reference logits were computed (near-ties in the
-  // fixtures' greedy ids flip under the blocked kernel's order); F16, rkchat's default, takes the blocked kernel.
+  // fixtures' greedy ids flip under the blocked kernel's order); F16, rkchat's default, and Q8_0 take the blocked
+  // kernel.
   if (cache.type() == k::KvType::f32 || hd > k::kMaxHeadDim || group > kMaxQueries)
     return attend_rows_unblocked(il, b, begin, n, cache, pool);
-  const int64_t qd = hp_.q_dim(), kvd = hp_.kv_dim();
+  const int64_t qd = hp_.q_dim();
   // Tiles: runs of consecutive rows of one sequence, so that their queries share the cached rows they read.
   const int per_tile = kMaxQueries / group;
   tiles_.clear();
@@ -238,7 +239,7 @@ void Model::attend_rows(int il, const Batch& b, int begin, int n, KvCache& cache
           state[nq] = state_of(t, h, sp);
         }
       const int seq = b.seq[static_cast<size_t>(begin + t0)];
-      const size_t off = static_cast<size_t>(kvh * hd) * k::kv_elem_bytes(cache.type());
+      const int64_t off = kvh * cache.head_row_bytes();
       k::AttendSpan a;
       a.type = cache.type();
       a.nq = nq;
@@ -247,7 +248,7 @@ void Model::attend_rows(int il, const Batch& b, int begin, int n, KvCache& cache
       a.state = state;
       a.k = static_cast<const uint8_t*>(cache.k(il, seq, 0)) + off;
       a.v = static_cast<const uint8_t*>(cache.v(il, seq, 0)) + off;
-      a.stride = kvd;
+      a.stride_bytes = cache.row_bytes();
       a.p0 = sp * span_len;
       a.p1 = std::min(longest, a.p0 + span_len);
       a.head_dim = hd;
@@ -265,7 +266,7 @@ void Model::attend_rows(int il, const Batch& b, int begin, int n, KvCache& cache
 
 // The F32 cache and heads larger than the blocked kernel's tiles: one (row, head) pair per work item.
 void Model::attend_rows_unblocked(int il, const Batch& b, int begin, int n, KvCache& cache, k::ThreadPool& pool) {
-  const int64_t qd = hp_.q_dim(), kvd = hp_.kv_dim(), hd = hp_.head_dim;
+  const int64_t qd = hp_.q_dim(), hd = hp_.head_dim;
   const int group = hp_.n_head / hp_.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int n_ctx = cache.n_ctx();
@@ -275,11 +276,11 @@ void Model::attend_rows_unblocked(int il, const Batch& b, int begin, int n, KvCa
       const int t = static_cast<int>(i / hp_.n_head), h = static_cast<int>(i % hp_.n_head);
       const int seq = b.seq[static_cast<size_t>(begin + t)], pos = b.pos[static_cast<size_t>(begin + t)];
       const int kvh = h / group;
-      const size_t off = static_cast<size_t>(kvh * hd) * k::kv_elem_bytes(cache.type());
+      const int64_t off = kvh * cache.head_row_bytes();
       k::attend(cache.type(), &q_[static_cast<size_t>(t * qd + h * hd)],
                 static_cast<const uint8_t*>(cache.k(il, seq, 0)) + off,
-                static_cast<const uint8_t*>(cache.v(il, seq, 0)) + off, kvd, pos + 1, static_cast<int>(hd), scale,
-                scores, &att_[static_cast<size_t>(t * qd + h * hd)]);
+                static_cast<const uint8_t*>(cache.v(il, seq, 0)) + off, cache.row_bytes(), pos + 1,
+                static_cast<int>(hd), scale, scores, &att_[static_cast<size_t>(t * qd + h * hd)]);
     }
   });
 }

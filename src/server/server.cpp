@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include <csignal>
@@ -112,6 +113,10 @@ int serve(ServerOptions options) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an error return, not the end of the process
+  // A fixed threshold: buffers of 128 KiB and more (logits rows, samplers' candidates, load temporaries) are mapped
+  // and given back when freed. glibc's default raises the threshold to the largest block freed so far, after which
+  // such buffers stay resident in the heap for the server's lifetime: 10 MB of the RSS of 8 streams of 0.6B.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
   const std::string host = options.http.host;
   Server server(std::move(options));

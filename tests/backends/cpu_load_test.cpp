@@ -97,6 +97,21 @@ TEST_F(CpuLoad, ContextCheckAgainstAGivenMemory) {
   }
 }
 
+TEST_F(CpuLoad, KvTypesByName) {
+  EXPECT_EQ(cpu::kv_type_of("f16"), kernels::KvType::f16);
+  EXPECT_EQ(cpu::kv_type_of("f32"), kernels::KvType::f32);
+  EXPECT_EQ(cpu::kv_type_of("q8_0"), kernels::KvType::q8_0);
+  EXPECT_THROW(cpu::kv_type_of("q4"), Error);  // not f16 by default
+  const auto hp = model::validate_model(*gguf::File::open(kQwen3));
+  // Q8_0: 100 tokens of 2 layers x k+v x 2 heads x (32 int8 + an fp16 scale) = 272 bytes; the message names it.
+  try {
+    cpu::context_for(100, 1, hp, kernels::KvType::q8_0, model::Model::activation_bytes(hp) + 100 * 272 - 1, kQwen3);
+    ADD_FAILURE() << "100 tokens of 272 bytes in one byte less";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("of KV cache (q8_0)"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(CpuLoad, ThreadsAreCappedAtTheCores) {
   // -t 1000 took a minute for 4 tokens and -t 100000 never finished: workers spin, so no more than the cores.
   const int cores = kernels::online_cores();

@@ -43,10 +43,11 @@ class FakeRoot : public rkchat::testing::FakeRootTest {
       put("/sys/kernel/debug/rknpu/load", "NPU load:  Core0:  0%, Core1:  0%, Core2:  0%,\n");
     }
   }
-  Report run(const std::string& model = "") {
+  Report run(const std::string& model = "", const std::string& kv_type = "f16") {
     Options o;
     o.sysroot = root_.string();
     o.model = model;
+    o.kv_type = kv_type;
     o.rkllm_lib_dir = root_.string() + "/runtimes";
     return diagnose(o);
   }
@@ -161,10 +162,16 @@ TEST_F(FakeRoot, GgufModelContextThatFits) {
   EXPECT_EQ(small.verdict, Verdict::ok);
   // 2 layers x k+v x 2 kv heads x 32 x f16 = 512 bytes per token, beside the model file and the activations.
   const auto hp = model::validate_model(*gguf::File::open(model));
-  const uint64_t fits = (15000000ull * 1024 - fs::file_size(model) - model::Model::activation_bytes(hp)) / 512;
+  const uint64_t left = 15000000ull * 1024 - fs::file_size(model) - model::Model::activation_bytes(hp);
+  const uint64_t fits = left / 512;
   EXPECT_NE(small.value.find("context that fits in free memory: " + std::to_string(fits) + " tokens"),
             std::string::npos)
       << small.value;
+  // Q8_0: 2 layers x k+v x 2 kv heads x (32 int8 + an fp16 scale) = 272 bytes per token.
+  const auto q8 = find(run(model, "q8_0"), "model-context");
+  EXPECT_NE(q8.value.find("(q8_0 KV cache, 272 bytes per token)"), std::string::npos) << q8.value;
+  EXPECT_NE(q8.value.find("fits in free memory: " + std::to_string(left / 272) + " tokens"), std::string::npos)
+      << q8.value;
   put("/proc/meminfo", "MemTotal:       16315204 kB\nMemAvailable:   1000 kB\n");
   const auto tight = find(run(model), "model-context");
   EXPECT_EQ(tight.verdict, Verdict::warn) << tight.value;

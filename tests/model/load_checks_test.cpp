@@ -145,11 +145,26 @@ TEST(KvBytes, PerTokenIsWhatTheCacheTakesPerToken) {
   if (!fs::exists(kLlama)) GTEST_SKIP() << "fixtures not found";
   const auto f = gguf::File::open(kLlama);
   const HParams hp = validate_model(*f);
-  for (auto type : {kernels::KvType::f16, kernels::KvType::f32}) {
+  for (auto type : {kernels::KvType::f16, kernels::KvType::f32, kernels::KvType::q8_0}) {
     KvCache cache(hp, 7, 3, type);
     EXPECT_EQ(cache.bytes(), kv_bytes_per_token(hp, type) * 7 * 3);
+    // A position's rows end where the next position's begin.
+    EXPECT_EQ(static_cast<uint8_t*>(cache.k(0, 0, 1)) - static_cast<uint8_t*>(cache.k(0, 0, 0)),
+              kv_bytes_per_token(hp, type) / 2 / 2);
   }
   EXPECT_EQ(kv_bytes_per_token(hp, kernels::KvType::f16), 2u * 2 * 32 * 2);  // k+v, 2 layers, 2x16 wide, f16
+  // Q8_0: a head of 16 is one short block of 16 quants and its fp16 scale.
+  EXPECT_EQ(kv_bytes_per_token(hp, kernels::KvType::q8_0), 2u * 2 * 2 * (16 + 2));
+}
+
+TEST(KvBytes, Q8_0CountsTheScalesOfShortBlocks) {
+  HParams hp;
+  hp.n_layer = 3;
+  hp.n_head_kv = 4;
+  for (auto [head_dim, row] : {std::pair{64, 68}, {80, 86}, {128, 136}}) {
+    hp.head_dim = head_dim;
+    EXPECT_EQ(kv_bytes_per_token(hp, kernels::KvType::q8_0), 2u * 3 * 4 * row) << head_dim;
+  }
 }
 
 TEST(KvCacheSize, NonPositiveCountsAreRefusedBeforeAnythingIsSized) {

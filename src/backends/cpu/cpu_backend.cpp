@@ -1,5 +1,7 @@
 #include "backends/cpu/cpu_backend.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -80,7 +82,7 @@ class CpuConversation final : public Conversation {
 class CpuBackend final : public Backend, public Stepper {
  public:
   explicit CpuBackend(const LoadOptions& o) {
-    const auto kv_type = cpu::kv_type_of(o);
+    const auto kv_type = cpu::kv_type_of(o.kv_type);
     const int n_seq = std::max(1, o.max_sequences);
     int n_ctx = 0;
     try {
@@ -109,6 +111,7 @@ class CpuBackend final : public Backend, public Stepper {
     slot_used_.assign(static_cast<size_t>(cache_->n_seq()), false);
     fill_info(o, n_ctx);
     file_->drop_metadata();  // all read: the weights point into the mapping, which stays
+    ::malloc_trim(0);        // and the loader's freed temporaries leave resident pages behind in the heap
     if (o.progress) o.progress(1.0f);
   }
 

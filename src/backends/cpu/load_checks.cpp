@@ -93,13 +93,15 @@ int context_for(int requested, int n_seq, const model::HParams& hp, kernels::KvT
   if (need > available - activations)
     throw Error("a context of " + std::to_string(n_ctx) + " tokens" +
                 (n_seq > 1 ? " for each of " + std::to_string(n_seq) + " sequences" : std::string()) + " needs " +
-                size_text(need) + " of KV cache (" + (type == kernels::KvType::f32 ? "f32" : "f16") + "), but " +
+                size_text(need) + " of KV cache (" + kernels::kv_type_name(type) + "), but " +
                 size_text(available - activations) + " of memory is available; open a smaller context");
   return n_ctx;
 }
 
-kernels::KvType kv_type_of(const LoadOptions& o) {
-  return o.kv_type == "f32" ? kernels::KvType::f32 : kernels::KvType::f16;
+kernels::KvType kv_type_of(const std::string& name) {
+  for (auto t : {kernels::KvType::f16, kernels::KvType::f32, kernels::KvType::q8_0})
+    if (name == kernels::kv_type_name(t)) return t;
+  throw Error("unknown KV cache type '" + name + "' (f16, f32 or q8_0)");
 }
 
 uint64_t model_bytes(const gguf::File& file, const model::HParams& hp, int n_ctx, int n_seq, kernels::KvType type) {
@@ -112,7 +114,7 @@ uint64_t load_bytes(const LoadOptions& o) {
     const auto file = gguf::File::open(o.path);
     const auto hp = model::validate_model(*file);
     const int n_seq = std::max(1, o.max_sequences);
-    const auto type = kv_type_of(o);
+    const auto type = kv_type_of(o.kv_type);
     const int n_ctx = context_for(o.n_ctx, n_seq, hp, type, 0, o.path);  // available 0: memory not checked
     return model_bytes(*file, hp, n_ctx, n_seq, type);
   } catch (const gguf::Error& e) {

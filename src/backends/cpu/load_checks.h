@@ -37,8 +37,8 @@ uint64_t available_memory_bytes();
 int context_for(int requested, int n_seq, const model::HParams& hp, kernels::KvType type, uint64_t available,
                 const std::string& path);
 
-// LoadOptions::kv_type as the cache's element type.
-kernels::KvType kv_type_of(const LoadOptions& options);
+// A --kv-type name (LoadOptions::kv_type) as the cache's type; backends::Error for an unknown name.
+kernels::KvType kv_type_of(const std::string& name);
 
 // Bytes a model takes once loaded with a context of n_ctx tokens for each of n_seq sequences: the weights mapped
 // from the file, the activations of a batch and the KV cache. n_ctx 0: the model alone.
