@@ -5,8 +5,9 @@
 // Slots: the engine holds `parallel` of the backend's slots for its lifetime and remembers which tokens each one's
 // cache holds (`Slot::tokens`), so a new request picks the free slot sharing the longest prefix with its prompt
 // (least recently used when none does) and may copy a longer common prefix from any other slot, also one still in
-// use. A request whose prompt shares a prefix with the unfinished prompt of an earlier request waits for it and
-// copies, so the same prompt sent n times is computed once.
+// use. A slot whose cache the prompt would mostly discard is left to its own conversation's next turn while
+// another is free. A request whose prompt shares a prefix with the unfinished prompt of an earlier request waits for it
+// and copies, so the same prompt sent n times is computed once.
 //
 // Embeddings (Engine::embed) take one input per loop turn, in a step of their own: the input alone in the least
 // recently used free slot, its hidden states out instead of logits. While embeddings wait, one slot is kept free
@@ -145,17 +146,28 @@ class StepLoop final : public Engine::Impl {
     }
   }
 
-  // Gives the job the free slot sharing the longest prefix with its prompt, else the least recently used one.
+  // Gives the job the free slot sharing the longest prefix with its prompt, among those whose cache it would keep
+  // at least half of (an empty slot qualifies); else the least recently used free slot. A new conversation shares
+  // the chat template's first tokens with every slot: taking the slot with the longest such prefix would evict a
+  // conversation waiting between turns (llama.cpp's --slot-prompt-similarity does the same). The shared tokens are
+  // copied from that slot anyway (prompt seeding).
   void start(Job job) {
     Slot* best = nullptr;
+    Slot* oldest = nullptr;
     size_t best_common = 0;
     for (auto& s : slots_) {
       if (s.busy) continue;
+      if (!oldest || s.last_used < oldest->last_used) oldest = &s;
       const size_t c = common_prefix(s.tokens, job.options.prompt);
+      if (2 * c < s.tokens.size()) continue;
       if (!best || c > best_common || (c == best_common && s.last_used < best->last_used)) {
         best = &s;
         best_common = c;
       }
+    }
+    if (!best) {
+      best = oldest;
+      best_common = common_prefix(best->tokens, job.options.prompt);
     }
     best->busy = true;
     auto& a = active_.emplace_back(std::move(job), *best, tok_);

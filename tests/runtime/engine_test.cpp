@@ -220,6 +220,21 @@ TEST_F(EngineTest, NextTurnReusesTheSlotHoldingItsPrefix) {
   EXPECT_EQ(second.answer_ids, collect(*fresh->submit(greedy(next, 4)), nullptr).answer_ids);
 }
 
+TEST_F(EngineTest, NewConversationSharingOnlyAHeaderLeavesAnotherConversationsSlot) {
+  auto engine = make_engine("tiny-qwen3-f32.gguf", {.parallel = 3});
+  const auto prompts = four_prompts();
+  auto first = collect(*engine->submit(greedy(prompts[3], 6)), nullptr);
+  // Another conversation with the same first tokens (as a chat template's header): it must take an empty slot,
+  // not the one holding the first conversation, although that one shares the longest prefix.
+  auto other = std::vector<int32_t>(prompts[3].begin(), prompts[3].begin() + 4);
+  other.insert(other.end(), prompts[1].begin(), prompts[1].end());
+  collect(*engine->submit(greedy(other, 6)), nullptr);
+  auto next = prompts[3];
+  next.insert(next.end(), first.answer_ids.begin(), first.answer_ids.end());
+  next.insert(next.end(), {7, 8, 9});
+  EXPECT_EQ(collect(*engine->submit(greedy(next, 4)), nullptr).stats.cached_tokens, 32 + 5);
+}
+
 TEST_F(EngineTest, SamePromptTwiceIsComputedOnceAndCopied) {
   auto engine = make_engine("tiny-qwen3-f32.gguf", {.parallel = 3, .batch_tokens = 8});
   const auto p = fixture_tokens();
