@@ -154,11 +154,14 @@ class StepLoop final : public Engine::Impl {
   void start(Job job) {
     Slot* best = nullptr;
     Slot* oldest = nullptr;
-    size_t best_common = 0;
+    size_t best_common = 0, oldest_common = 0;
     for (auto& s : slots_) {
       if (s.busy) continue;
-      if (!oldest || s.last_used < oldest->last_used) oldest = &s;
       const size_t c = common_prefix(s.tokens, job.options.prompt);
+      if (!oldest || s.last_used < oldest->last_used) {
+        oldest = &s;
+        oldest_common = c;
+      }
       if (2 * c < s.tokens.size()) continue;
       if (!best || c > best_common || (c == best_common && s.last_used < best->last_used)) {
         best = &s;
@@ -167,7 +170,7 @@ class StepLoop final : public Engine::Impl {
     }
     if (!best) {
       best = oldest;
-      best_common = common_prefix(best->tokens, job.options.prompt);
+      best_common = oldest_common;
     }
     best->busy = true;
     auto& a = active_.emplace_back(std::move(job), *best, tok_);
