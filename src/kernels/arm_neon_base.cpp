@@ -49,18 +49,34 @@ struct MullDot {
     return {{repeat<0>(lo), repeat<1>(lo), repeat<2>(lo), repeat<3>(lo), repeat<0>(hi), repeat<1>(hi), repeat<2>(hi),
              repeat<3>(hi)}};
   }
-  // Chunks j and j + 1 add up in int16 (two products each, as in pairs), then pairwise into int32: lanes 0..3 of
-  // r01 hold rows 0, 0, 1, 1, of r23 rows 2, 2, 3, 3; one last pairwise add gives rows 0..3.
+  // Chunks j and k of rows 0, 1 (lo) and 2, 3 (hi) added up in int16 (two products each, as in pairs).
+  RK_INLINE static void chunk_pair(const int8x16_t (&w)[8], const X& x, int j, int k, int16x8_t& lo, int16x8_t& hi) {
+    lo = vmlal_s8(vmull_s8(vget_low_s8(w[j]), vget_low_s8(x.c[j])), vget_low_s8(w[k]), vget_low_s8(x.c[k]));
+    hi = vmlal_high_s8(vmull_high_s8(w[j], x.c[j]), w[k], x.c[k]);
+  }
+  // Chunk pairs (j, k) then (j + 4, k + 4), pairwise into int32: lanes 0..3 of the int32 sums hold rows 0, 0, 1, 1
+  // and 2, 2, 3, 3; one last pairwise add gives rows 0..3.
+  RK_INLINE static int32x4_t sum4(const int8x16_t (&w)[8], const X& x, int j, int k) {
+    int16x8_t lo, hi;
+    chunk_pair(w, x, j, k, lo, hi);
+    int32x4_t r01 = vpaddlq_s16(lo), r23 = vpaddlq_s16(hi);
+    chunk_pair(w, x, j + 4, k + 4, lo, hi);
+    return vpaddq_s32(vpadalq_s16(r01, lo), vpadalq_s16(r23, hi));
+  }
   RK_INLINE static int32x4_t rows4(const int8x16_t (&w)[8], const X& x) {
-    int32x4_t r01 = vdupq_n_s32(0), r23 = vdupq_n_s32(0);
-    for (int j = 0; j < 8; j += 2) {
-      const int16x8_t p01 = vmlal_s8(vmull_s8(vget_low_s8(w[j]), vget_low_s8(x.c[j])), vget_low_s8(w[j + 1]),
-                                     vget_low_s8(x.c[j + 1]));
-      const int16x8_t p23 = vmlal_high_s8(vmull_high_s8(w[j], x.c[j]), w[j + 1], x.c[j + 1]);
-      r01 = vpadalq_s16(r01, p01);
-      r23 = vpadalq_s16(r23, p23);
+    int16x8_t lo, hi;
+    chunk_pair(w, x, 0, 1, lo, hi);
+    int32x4_t r01 = vpaddlq_s16(lo), r23 = vpaddlq_s16(hi);
+    for (int j = 2; j < 8; j += 2) {
+      chunk_pair(w, x, j, j + 1, lo, hi);
+      r01 = vpadalq_s16(r01, lo);
+      r23 = vpadalq_s16(r23, hi);
     }
     return vpaddq_s32(r01, r23);
+  }
+  RK_INLINE static void halves(const int8x16_t (&w)[8], const X& x, int32x4_t& even, int32x4_t& odd) {
+    even = sum4(w, x, 0, 2);
+    odd = sum4(w, x, 1, 3);
   }
 };
 

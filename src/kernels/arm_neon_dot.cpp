@@ -38,6 +38,16 @@ struct SdotDot {
     s = vdotq_laneq_s32(s, w[6], x.hi, 2);
     return vdotq_laneq_s32(s, w[7], x.hi, 3);
   }
+  RK_INLINE static void halves(const int8x16_t (&w)[8], const X& x, int32x4_t& even, int32x4_t& odd) {
+    even = vdotq_laneq_s32(vdupq_n_s32(0), w[0], x.lo, 0);
+    odd = vdotq_laneq_s32(vdupq_n_s32(0), w[1], x.lo, 1);
+    even = vdotq_laneq_s32(even, w[2], x.lo, 2);
+    odd = vdotq_laneq_s32(odd, w[3], x.lo, 3);
+    even = vdotq_laneq_s32(even, w[4], x.hi, 0);
+    odd = vdotq_laneq_s32(odd, w[5], x.hi, 1);
+    even = vdotq_laneq_s32(even, w[6], x.hi, 2);
+    odd = vdotq_laneq_s32(odd, w[7], x.hi, 3);
+  }
 };
 
 }  // namespace

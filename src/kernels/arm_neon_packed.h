@@ -6,11 +6,12 @@
 // int32 sums in one vector (sdot by element: 8 instructions; plain NEON: widening multiplies of each chunk by that
 // chunk of x repeated in every lane, 24 instructions). One convert and one fma then serve 4 rows, with the 4 scales
 // loaded and converted together. Decode (1 token) runs 2 groups (8 rows) per tile, so a token's block is loaded
-// once per 8 rows; batches run 1 group x up to kTokens tokens, so a block's weights are loaded once for them all.
+// once per 8 rows; batches run 1 group x up to Dot::kTokens tokens, so a block's weights are loaded once for them.
 // No pack step at run time (row_tiles.h packs each tile per call): the layout is already what the kernel reads.
 //
 // Float order: per (row, token), float(exact block sum) * (d_w * d_x) added by fma block after block (Q4_1: then
-// m * s), one rounding per block: not the 8 lanes of ref_lanes.h (the tests hold it to a rounding tolerance).
+// m * s), for up to 4 tokens (as arm_neon_gemv.h); larger batches sum the even and odd chunks apart (as
+// arm_neon_dot_rows.cpp). Not the 8 lanes of ref_lanes.h: the tests hold it to a rounding tolerance.
 #pragma once
 
 #include <algorithm>
@@ -68,18 +69,21 @@ constexpr bool kHasMin = std::is_same_v<P, PQ4_1>;
 RK_INLINE float32x4_t halves_to_float(const fp16_t* h) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h))); }
 
 // Dot: struct X (one token's block as the primitive wants it); static X prepare(int8x16_t lo, int8x16_t hi);
-// static int32x4_t rows4(const int8x16_t (&w)[8], const X& x): lane i = row i's sum over the block; and
-// static constexpr int kTokens, the most tokens a batch tile holds.
+// static int32x4_t rows4(const int8x16_t (&w)[8], const X& x): lane i = row i's sum over the block; static void
+// halves(w, x, int32x4_t& even, int32x4_t& odd): the same over the even and the odd chunks apart; and static
+// constexpr int kTokens, the most tokens a batch tile holds.
 template <class Dot, class P>
 struct PackedGemm {
   using Block = typename P::Block;
 
-  // Rows [r, r + 4G) x tokens [t, t + N); stores the first m rows. blk: the first group's block 0.
-  template <int G, int N>
+  // Rows [r, r + 4G) x tokens [t, t + N); stores the first m rows. blk: the first group's block 0. Halves: the
+  // even and odd chunks add up apart (the float order of the prefill kernels, arm_neon_dot_rows.cpp), else a
+  // block's sum at once (that of decode, arm_neon_gemv.h): results equal those of the stored layout's kernels.
+  template <int G, int N, bool Halves>
   static void tile(const Block* blk, int64_t nb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int m) {
-    float32x4_t acc[G][N];
-    for (auto& row : acc) {
-      for (auto& v : row) v = vdupq_n_f32(0.0f);
+    float32x4_t acc[G][N], odd[G][N];
+    for (int k = 0; k < G; ++k) {
+      for (int j = 0; j < N; ++j) acc[k][j] = odd[k][j] = vdupq_n_f32(0.0f);
     }
     for (int64_t b = 0; b < nb; ++b, a += P::kActBytes) {
       int8x16_t w[G][8];
@@ -96,48 +100,64 @@ struct PackedGemm {
         const typename Dot::X xp = Dot::prepare(vld1q_s8(q), vld1q_s8(q + 16));
         const float dx = half_at(x) * P::kUnit;
         for (int k = 0; k < G; ++k) {
-          acc[k][j] = vfmaq_f32(acc[k][j], vcvtq_f32_s32(Dot::rows4(w[k], xp)), vmulq_n_f32(d[k], dx));
+          const float32x4_t dd = vmulq_n_f32(d[k], dx);
+          if constexpr (Halves) {
+            int32x4_t e, o;
+            Dot::halves(w[k], xp, e, o);
+            acc[k][j] = vfmaq_f32(acc[k][j], vcvtq_f32_s32(e), dd);
+            odd[k][j] = vfmaq_f32(odd[k][j], vcvtq_f32_s32(o), dd);
+          } else {
+            acc[k][j] = vfmaq_f32(acc[k][j], vcvtq_f32_s32(Dot::rows4(w[k], xp)), dd);
+          }
           if constexpr (kHasMin<P>) acc[k][j] = vfmaq_n_f32(acc[k][j], mins[k], half_at(x + 2));
         }
       }
     }
     for (int j = 0; j < N; ++j) {
       float out[4 * G];
-      for (int k = 0; k < G; ++k) vst1q_f32(out + 4 * k, acc[k][j]);
+      for (int k = 0; k < G; ++k) vst1q_f32(out + 4 * k, Halves ? vaddq_f32(acc[k][j], odd[k][j]) : acc[k][j]);
       for (int i = 0; i < m; ++i) y[j * ldy + i] = out[i];
     }
   }
 
-  template <size_t... I>
+  template <bool Halves, size_t... I>
   static constexpr auto batch_tiles(std::index_sequence<I...>) {
-    return std::array{&tile<1, static_cast<int>(I) + 1>...};
+    return std::array{&tile<1, static_cast<int>(I) + 1, Halves>...};
   }
 
-  // TypeKernels::gemm_packed: w is the packed matrix, r0 a multiple of 4.
-  static void gemm(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
-                   int64_t r1, int n_tok, int64_t cols) {
-    const int64_t nb = cols / QK8_0;
-    const auto* groups = reinterpret_cast<const Block*>(w);
-    (void)wrb;  // the groups' stride follows from nb
-    if (n_tok == 1) {
-      for (int64_t r = r0; r < r1; r += 2 * kGroupRows) {
-        const Block* blk = groups + r / kGroupRows * nb;
-        const int m = static_cast<int>(std::min<int64_t>(r1 - r, 2 * kGroupRows));
-        if (m > kGroupRows) {
-          tile<2, 1>(blk, nb, a, arb, y + r, ldy, m);
-        } else {
-          tile<1, 1>(blk, nb, a, arb, y + r, ldy, m);
-        }
-      }
-      return;
-    }
-    static constexpr auto kTiles = batch_tiles(std::make_index_sequence<Dot::kTokens>{});
+  // Batches: tiles of one group x up to kTokens tokens (kDecodeTokens at most in decode's float order).
+  static constexpr int kDecodeTokens = 4;
+  template <size_t T>
+  using Tiles = std::array<void (*)(const Block*, int64_t, const uint8_t*, size_t, float*, int64_t, int), T>;
+  template <size_t T>
+  static void batch(const Tiles<T>& tiles, const Block* groups, int64_t nb, const uint8_t* a, size_t arb, float* y,
+                    int64_t ldy, int64_t r0, int64_t r1, int n_tok) {
     for (int64_t r = r0; r < r1; r += kGroupRows) {
       const Block* blk = groups + r / kGroupRows * nb;
       const int m = static_cast<int>(std::min<int64_t>(r1 - r, kGroupRows));
-      for (int t = 0; t < n_tok; t += Dot::kTokens) {
-        const int n = std::min(n_tok - t, Dot::kTokens);
-        kTiles[static_cast<size_t>(n - 1)](blk, nb, a + t * arb, arb, y + t * ldy + r, ldy, m);
+      for (int t = 0; t < n_tok; t += static_cast<int>(T)) {
+        const int n = std::min(n_tok - t, static_cast<int>(T));
+        tiles[static_cast<size_t>(n - 1)](blk, nb, a + t * arb, arb, y + t * ldy + r, ldy, m);
+      }
+    }
+  }
+
+  // TypeKernels::gemm_packed: w is the packed matrix, r0 a multiple of 4. One token: tiles of 2 groups (8 rows).
+  static void gemm(const uint8_t* w, size_t /*w_row_bytes: the groups' stride follows from nb*/, const uint8_t* a,
+                   size_t arb, float* y, int64_t ldy, int64_t r0, int64_t r1, int n_tok, int64_t cols) {
+    const int64_t nb = cols / QK8_0;
+    const auto* groups = reinterpret_cast<const Block*>(w);
+    static constexpr auto kDecode = batch_tiles<false>(std::make_index_sequence<kDecodeTokens>{});
+    static constexpr auto kPrefill = batch_tiles<true>(std::make_index_sequence<Dot::kTokens>{});
+    if (n_tok > kDecodeTokens) return batch(kPrefill, groups, nb, a, arb, y, ldy, r0, r1, n_tok);
+    if (n_tok > 1) return batch(kDecode, groups, nb, a, arb, y, ldy, r0, r1, n_tok);
+    for (int64_t r = r0; r < r1; r += 2 * kGroupRows) {
+      const Block* blk = groups + r / kGroupRows * nb;
+      const int m = static_cast<int>(std::min<int64_t>(r1 - r, 2 * kGroupRows));
+      if (m > kGroupRows) {
+        tile<2, 1, false>(blk, nb, a, arb, y + r, ldy, m);
+      } else {
+        tile<1, 1, false>(blk, nb, a, arb, y + r, ldy, m);
       }
     }
   }
