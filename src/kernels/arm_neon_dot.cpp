@@ -26,7 +26,7 @@ struct SdotDot {
   struct X {
     int8x16_t lo, hi;
   };
-  static constexpr int kTokens = 8;
+  static constexpr int kTokens = 4;  // 8 spill: 16 accumulators (even, odd) + 8 weight vectors + the token's
   RK_INLINE static X prepare(int8x16_t lo, int8x16_t hi) { return {lo, hi}; }
   RK_INLINE static int32x4_t rows4(const int8x16_t (&w)[8], const X& x) {
     int32x4_t s = vdotq_laneq_s32(vdupq_n_s32(0), w[0], x.lo, 0);

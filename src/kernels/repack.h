@@ -24,18 +24,19 @@ namespace rkchat::kernels {
 constexpr int kGroupRows = 4;  // rows of a Layout::rows4 group
 
 // Element e of row i lies in chunk e / 4 (Q4: of its nibble half, e % 16 / 4), at byte (chunk * 4 + i) * 4 + e % 4.
+// The quants come first: the kernels' 16-byte loads then sit at multiples of 16 from the block (so they pair up).
 struct BlockQ8_0x4 {
-  fp16_t d[kGroupRows];
   int8_t qs[kGroupRows * QK8_0];
+  fp16_t d[kGroupRows];
 };
 struct BlockQ4_0x4 {
-  fp16_t d[kGroupRows];
   uint8_t qs[kGroupRows * QK4_0 / 2];  // stored byte ^ 0x88
+  fp16_t d[kGroupRows];
 };
 struct BlockQ4_1x4 {
+  uint8_t qs[kGroupRows * QK4_1 / 2];
   fp16_t d[kGroupRows];
   fp16_t m[kGroupRows];
-  uint8_t qs[kGroupRows * QK4_1 / 2];
 };
 static_assert(sizeof(BlockQ8_0x4) == kGroupRows * sizeof(BlockQ8_0));
 static_assert(sizeof(BlockQ4_0x4) == kGroupRows * sizeof(BlockQ4_0));
