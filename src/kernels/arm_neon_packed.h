@@ -15,8 +15,8 @@
 #pragma once
 
 #include <algorithm>
-#include <cstddef>
 #include <array>
+#include <cstddef>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -32,9 +32,7 @@ namespace {
 // sdot they feed: in pairs with post-increment, a Q8_0 block of 4 rows takes 5 loads instead of 9 and no add.
 // (volatile: it keeps them in order, so GCC does not hoist the loads of all groups and spill them.)
 RK_INLINE void load_pair(const uint8_t*& p, int8x16_t& a, int8x16_t& b) {
-  asm volatile("ldp %q0, %q1, [%2], #32"
-               : "=w"(a), "=w"(b), "+r"(p)
-               : "m"(*reinterpret_cast<const uint8_t(*)[32]>(p)));
+  asm volatile("ldp %q0, %q1, [%2], #32" : "=w"(a), "=w"(b), "+r"(p) : "m"(*reinterpret_cast<const uint8_t(*)[32]>(p)));
 }
 RK_INLINE float32x4_t load_halves(const uint8_t*& p) {  // 4 fp16 as floats
   float16x4_t h;
@@ -86,7 +84,6 @@ struct PQ4_1 {
 
 template <class P>
 constexpr bool kHasMin = std::is_same_v<P, PQ4_1>;
-
 
 // Dot: struct X (one token's block as the primitive wants it); static X prepare(int8x16_t lo, int8x16_t hi);
 // static int32x4_t rows4(const int8x16_t (&w)[8], const X& x): lane i = row i's sum over the block; static void

@@ -58,7 +58,7 @@ void fill_amx(KernelTable& t);  // x86_amx.cpp: Q8_0 prefill tiles; on top of (a
 #if defined(RKCHAT_HAVE_ARM_KERNELS)
 void fill_attention_neon(KernelTable& t);  // arm_neon_base_attention.cpp, for both NEON levels
 void fill_neon_base(KernelTable& t);       // arm_neon_base.cpp: plain NEON (no dot product)
-void fill_neon_dot(KernelTable& t);  // both NEON levels also offer the repack to Layout::rows4 (arm_neon_packed.h)
+void fill_neon_dot(KernelTable& t);       // both NEON levels also offer the repack to Layout::rows4 (arm_neon_packed.h)
 void fill_neon_dot_rows(KernelTable& t);  // arm_neon_dot_rows.cpp: prefill over 4-row tiles, on top of the above
 void fill_kquants_neon_dot(KernelTable& t);
 #endif

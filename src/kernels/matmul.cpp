@@ -17,8 +17,9 @@ namespace rkchat::kernels {
 
 namespace {
 
-// Rows per unit of work: a multiple of every ISA's row tile (1..4 rows; 16 for prefill) and of Layout::rows4's group, so threads split on tile
-// boundaries and only the matrix's last rows fall outside a full tile -- the same rows however many threads run.
+// Rows per unit of work: a multiple of every ISA's row tile (1..4 rows; 16 for prefill) and of Layout::rows4's group,
+// so threads split on tile boundaries and only the matrix's last rows fall outside a full tile -- the same rows however
+// many threads run.
 constexpr int64_t kRowGrain = 48;
 
 using QuantizeFn = void (*)(const float*, void*, int64_t);

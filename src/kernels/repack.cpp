@@ -134,7 +134,8 @@ void dequantize_matrix_row(const Matrix& w, int64_t r, float* dst) {
                           w.cols);
   thread_local Workspace row;
   auto* buf = static_cast<uint8_t*>(row.get(w.row_bytes));
-  const bool known = with_rows4(w.type, [&](auto k) { k.unpack_row(static_cast<const uint8_t*>(w.data), r, w.cols, buf); });
+  const bool known =
+      with_rows4(w.type, [&](auto k) { k.unpack_row(static_cast<const uint8_t*>(w.data), r, w.cols, buf); });
   if (!known) throw std::invalid_argument(std::string("dequantize_matrix_row: no packed ") + qtype_name(w.type));
   dequantize_row(w.type, buf, dst, w.cols);
 }
@@ -147,12 +148,12 @@ size_t packed_bytes(const Matrix& w) {
 
 Matrix pack_matrix(const Matrix& w, void* dst, ThreadPool& pool) {
   const TypeKernels* k = kernel_table().for_type(w.type);
-  if (packed_bytes(w) == 0) throw std::invalid_argument(std::string("pack_matrix: no repack for ") + qtype_name(w.type));
+  if (packed_bytes(w) == 0)
+    throw std::invalid_argument(std::string("pack_matrix: no repack for ") + qtype_name(w.type));
   const auto* src = static_cast<const uint8_t*>(w.data);
   auto* out = static_cast<uint8_t*>(dst);
-  pool.parallel_for(groups_of(w.rows), [&](int64_t g0, int64_t g1, int) {
-    k->pack(src, w.row_bytes, w.rows, w.cols, g0, g1, out);
-  });
+  pool.parallel_for(groups_of(w.rows),
+                    [&](int64_t g0, int64_t g1, int) { k->pack(src, w.row_bytes, w.rows, w.cols, g0, g1, out); });
   Matrix p = w;
   p.data = dst;
   p.row_bytes = qtype_row_bytes(w.type, w.cols);

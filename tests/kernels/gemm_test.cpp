@@ -68,16 +68,16 @@ void check(const KernelTable& isa, QType type, QType act, const std::vector<uint
         continue;
       }
       if (exact) {
-        ASSERT_EQ(got[i], want[i]) << isa.isa << " " << how << qtype_name(type) << " rows=" << rows
-                                   << " cols=" << cols << " n_tok=" << n_tok << " at r=" << r << " t=" << t;
+        ASSERT_EQ(got[i], want[i]) << isa.isa << " " << how << qtype_name(type) << " rows=" << rows << " cols=" << cols
+                                   << " n_tok=" << n_tok << " at r=" << r << " t=" << t;
         continue;
       }
       double mag = 0;
       for (int64_t c = 0; c < cols; ++c)
         mag += wabs[static_cast<size_t>(r * cols + c)] * std::fabs(static_cast<double>(ad[c]));
-      ASSERT_NEAR(got[i], want[i], kRelTol * mag + 1e-30) << how << qtype_name(type) << " rows=" << rows
-                                                          << " cols=" << cols << " n_tok=" << n_tok << " at r=" << r
-                                                          << " t=" << t;
+      ASSERT_NEAR(got[i], want[i], kRelTol * mag + 1e-30)
+          << how << qtype_name(type) << " rows=" << rows << " cols=" << cols << " n_tok=" << n_tok << " at r=" << r
+          << " t=" << t;
     }
   }
 }

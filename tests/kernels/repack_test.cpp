@@ -3,8 +3,9 @@
 // the repack, matmul over the packed matrix (threads, row grains, the last group's missing rows) matches matmul over
 // the stored one within the rounding tolerance of gemm_test.cpp. The packed kernels themselves are held to the
 // reference on random data there (compare, IntegerSumsAreExact).
-#include "kernel_test_util.h"
 #include "kernels/repack.h"
+
+#include "kernel_test_util.h"
 #include "kernels/thread_pool.h"
 
 namespace rkchat::kernels::test {
@@ -87,7 +88,8 @@ TEST_P(RepackTest, MatmulOnThePackedMatrixMatchesTheStoredOne) {
       matmul(stored, x.data(), cols, want.data(), rows, n_tok, pool, ws);
       matmul(p, x.data(), cols, got.data(), rows, n_tok, pool, ws);
       for (size_t i = 0; i < want.size(); ++i)
-        ASSERT_NEAR(got[i], want[i], 1e-4 * (std::fabs(static_cast<double>(want[i])) + 1.0)) << qtype_name(type) << " at " << i;
+        ASSERT_NEAR(got[i], want[i], 1e-4 * (std::fabs(static_cast<double>(want[i])) + 1.0))
+            << qtype_name(type) << " at " << i;
     }
   }
 }
