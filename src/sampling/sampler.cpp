@@ -76,6 +76,20 @@ void best_k(std::span<const float> logits, size_t k, std::vector<Candidate>& c) 
   }
 }
 
+// The best id (the lowest among equal logits), in one pass without a copy.
+int32_t best_id(std::span<const float> logits) {
+  size_t best = 0;
+  float top = finite_or_floor(logits[0]);
+  for (size_t i = 1; i < logits.size(); ++i) {
+    const float v = finite_or_floor(logits[i]);
+    if (v > top) {
+      top = v;
+      best = i;
+    }
+  }
+  return static_cast<int32_t>(best);
+}
+
 bool penalties_on(const Params& p, std::span<const int32_t> history) {
   const bool off = p.repeat_penalty == 1.0f && p.presence_penalty == 0.0f && p.frequency_penalty == 0.0f;
   return !off && p.repeat_last_n > 0 && !history.empty();
@@ -95,7 +109,9 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   auto& c = candidates_;
   const bool greedy = params_.temperature <= 0.0f;
   const size_t k = params_.top_k > 0 ? static_cast<size_t>(params_.top_k) : logits.size();
-  if (!greedy && k < logits.size() && !penalties_on(params_, history)) {
+  const bool plain = !penalties_on(params_, history);
+  if (greedy && plain) return best_id(logits);
+  if (!greedy && k < logits.size() && plain) {
     best_k(logits, k, c);
   } else {
     c.resize(logits.size());

@@ -96,16 +96,17 @@ TEST(Sampler, TopKKeepsOnlyTheKBest) {
   EXPECT_EQ(seen.size(), 5u);
 }
 
-// Top-k without penalties selects in one pass over the logits; with penalties, from a penalised copy. A penalty
-// on an id outside the vocabulary changes nothing but the path, so both must draw the same tokens: ties (logits
-// rounded to a few values) and NaNs included.
-TEST(Sampler, TopKPassDrawsAsTheCopyingPath) {
+// Top-k and greedy without penalties select in one pass over the logits; with penalties, from a penalised copy. A
+// penalty on an id outside the vocabulary changes nothing but the path, so both must draw the same tokens: ties
+// (logits rounded to a few values) and NaNs included.
+TEST(Sampler, OnePassDrawsAsTheCopyingPath) {
   for (uint32_t seed = 0; seed < 6; ++seed) {
     auto logits = random_logits(1001 + seed * 77, seed);
     for (float& v : logits) v = std::round(v * 2.0f) / 2.0f;
     logits[seed * 5] = std::numeric_limits<float>::quiet_NaN();
-    for (int k : {1, 3, 40, 999}) {
-      Params p = plain(1.5f);
+    logits[7 + seed] = logits[500 + seed] = 100.0f;  // a tie for the best
+    for (int k : {0, 1, 3, 40, 999}) {
+      Params p = plain(k == 0 ? 0.0f : 1.5f);  // 0: greedy
       p.top_k = k;
       p.top_p = 0.9f;
       p.seed = seed;
