@@ -1,6 +1,6 @@
 // Kernel speed: matmul() on Qwen3 weight shapes, per ISA, against the machine's memory read bandwidth.
 //
-//   decode  (n_tok 1 and 4): GB (per second) of weights streamed; compare with BM_MemoryRead (same threads).
+//   decode  (n_tok 1, 4 and 8): GB (per second) of weights streamed; compare with BM_MemoryRead (same threads).
 //   prefill (n_tok 128):     GOP (per second, 2 ops per multiply-add).
 // Each decode iteration walks through enough copies of the matrix (>= 1 GiB in all) that the weights come from
 // DRAM, as in a forward pass over all layers, not from the last-level cache.
@@ -164,7 +164,7 @@ void register_all() {
     }
   };
   for (const Shape& s : kShapes) {
-    for (int n_tok : {1, 4, 128}) {
+    for (int n_tok : {1, 4, 8, 128}) {
       if (n_tok == 128 && s.rows > 20000) continue;  // the output head is not run on whole prompts
       add(rk::QType::Q8_0, s, n_tok);
     }

@@ -99,8 +99,8 @@ void add_bench(CLI::App& app, Runner& run) {
                   "Realistic mode: also answer each line of FILE as a chat prompt (until EOS or -n)")
       ->check(text_file());
   cmd->add_option("--parallel", o->parallel,
-                  "Serving engine under load: for each N (e.g. 1,2,4,8) N streams at once, then a long prompt "
-                  "arriving beside them")
+                  "Serving engine under load: for each N (e.g. 1,2,4,8) N streams at once (-r times, the median "
+                  "run reported), then a long prompt arriving beside them")
       ->delimiter(',');
   cmd->add_option("--long-prompt-tokens", o->long_prompt_tokens, "--parallel: the prompt that arrives under load")
       ->capture_default_str();

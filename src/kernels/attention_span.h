@@ -14,6 +14,7 @@
 #include "kernels/attention.h"
 #include "kernels/fp16.h"
 #include "kernels/quant_rows.h"
+#include "kernels/vec_math.h"
 
 namespace rkchat::kernels::attention_impl {
 
@@ -116,11 +117,9 @@ void attend_span(const AttendSpan& a) {
         st[hd + 1] *= c;
         st[hd] = m;
       }
+      for (int j = 0; j < ni; ++j) s[j] = exp_approx(s[j] - m);
       float sum = 0.0f;
-      for (int j = 0; j < ni; ++j) {
-        s[j] = std::exp(s[j] - m);
-        sum += s[j];
-      }
+      for (int j = 0; j < ni; ++j) sum += s[j];
       st[hd + 1] += sum;
       Ops::accumulate(st, s, vt, ni, hd);
     }

@@ -6,6 +6,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/quant_rows.h"
+#include "kernels/vec_math.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -38,7 +39,7 @@ RKCHAT_CLONES void rmsnorm(const float* x, const float* w, float* y, int64_t n, 
 }
 
 RKCHAT_CLONES void silu_mul(float* g, const float* u, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + exp_approx(-g[i])) * u[i];
 }
 
 RKCHAT_CLONES void add(float* y, const float* x, int64_t n) {
@@ -50,7 +51,7 @@ RKCHAT_CLONES void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
+    x[i] = exp_approx(x[i] - mx);
     sum += static_cast<double>(x[i]);
   }
   const float inv = static_cast<float>(1.0 / sum);

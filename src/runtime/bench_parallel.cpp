@@ -81,7 +81,8 @@ struct Stream {
 
 using Streams = std::vector<std::unique_ptr<Stream>>;
 
-// n streams of unbounded greedy answers to different prompts, submitted at once; seed numbers their prompts.
+// n streams of unbounded greedy answers to different prompts, submitted at once; seed numbers their prompts, so
+// that no repetition finds the prompts of another in the cache.
 Streams start_streams(Engine& engine, const tok::Tokenizer& tok, int prompt_tokens, int n, int seed) {
   Streams streams;
   for (int i = 0; i < n; ++i) {
@@ -114,8 +115,9 @@ void stop_streams(Streams& streams) {
 // to the first moment a stream stopped, after each made gen_tokens more. The other streams' prompts, computed while
 // the first ones already decode, fall outside it; the whole run (submission to the last token, prompts included)
 // is reported beside it.
-void measure_decode(Engine& engine, const tok::Tokenizer& tok, const BenchOptions& o, int n, ParallelResult& r) {
-  auto streams = start_streams(engine, tok, o.prompt_tokens, n, 0);
+void measure_decode(Engine& engine, const tok::Tokenizer& tok, const BenchOptions& o, int n, int seed,
+                    ParallelResult& r) {
+  auto streams = start_streams(engine, tok, o.prompt_tokens, n, seed);
   wait_for_first_tokens(streams);
   std::vector<int> before;
   for (auto& s : streams) before.push_back(s->n_tokens.load());
@@ -162,15 +164,21 @@ ParallelResult measure(const BenchOptions& o, int n, int long_tokens, int batch_
   ParallelResult r;
   r.parallel = n;
   r.long_prompt_tokens = long_tokens;
-  // Phase 1: N streams submitted together.
-  measure_decode(engine, *tok, o, n, r);
+  // Phase 1: N streams submitted together, --repetitions times; the figures of the run with the median aggregate
+  // (one run's figures, not medians of each from different runs).
+  std::vector<ParallelResult> runs(static_cast<size_t>(o.repetitions), r);
+  for (int rep = 0; rep < o.repetitions; ++rep)
+    measure_decode(engine, *tok, o, n, 10000 * rep, runs[static_cast<size_t>(rep)]);
+  std::sort(runs.begin(), runs.end(),
+            [](const auto& a, const auto& b) { return a.aggregate_decode_tok_s < b.aggregate_decode_tok_s; });
+  r = runs[runs.size() / 2];
   // Phase 2: N streams run; a long prompt arrives; the longest gap of a stream while it is computed.
   {
-    auto streams = start_streams(engine, *tok, o.prompt_tokens, n, 100);
+    auto streams = start_streams(engine, *tok, o.prompt_tokens, n, -100);
     wait_for_first_tokens(streams);
     std::this_thread::sleep_for(500ms);  // let them generate for a while
     const auto t0 = Clock::now();
-    auto long_req = engine.submit(greedy(stream_prompt(*tok, long_tokens, 1000), 1));
+    auto long_req = engine.submit(greedy(stream_prompt(*tok, long_tokens, -1000), 1));
     const auto r_long = collect(*long_req, nullptr);
     const auto t1 = t0 + std::chrono::microseconds(static_cast<int64_t>(r_long.stats.ttft_ms * 1000));
     stop_streams(streams);

@@ -1,6 +1,6 @@
 // The sampler works on one vector of (logit, id) candidates that shrinks step by step: penalties adjust the
-// logits, top-k keeps the k best (nth_element, O(n)), min-p drops tokens far below the best, top-p keeps the
-// smallest sorted prefix reaching the probability mass p. Probabilities for top-p and min-p are those of the
+// logits, top-k keeps the k best, min-p drops tokens far below the best, top-p keeps the smallest sorted prefix
+// reaching the probability mass p. Probabilities for top-p and min-p are those of the
 // untempered softmax over the top-k survivors, as in llama.cpp's default chain; temperature only shapes the draw.
 #include "sampling/sampler.h"
 
@@ -54,6 +54,47 @@ void apply_penalties(const Params& p, std::span<const int32_t> history, std::vec
 // 64 bits of the generator to a double in [0, 1) with a fixed recipe, so draws do not depend on the library.
 double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
+// NaN would break the ordering: it counts as impossible.
+float finite_or_floor(float v) { return std::isnan(v) ? -std::numeric_limits<float>::infinity() : v; }
+
+// The k best of logits into c, in one pass without copying the vocabulary: a heap of the k best so far, worst on
+// top. Ids come in increasing order, so a tie never displaces a kept candidate (better() gives ties to the lower
+// id) and the set is the one nth_element would keep. A vocabulary of 150k costs a copy and a selection per token
+// otherwise, and the serving engine samples for every stream in turn between two passes over the weights.
+void best_k(std::span<const float> logits, size_t k, std::vector<Candidate>& c) {
+  c.clear();
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const float v = finite_or_floor(logits[i]);
+    if (c.size() < k) {
+      c.emplace_back(v, static_cast<int32_t>(i));
+      std::push_heap(c.begin(), c.end(), better);
+    } else if (v > c.front().first) {
+      std::pop_heap(c.begin(), c.end(), better);
+      c.back() = {v, static_cast<int32_t>(i)};
+      std::push_heap(c.begin(), c.end(), better);
+    }
+  }
+}
+
+// The best id (the lowest among equal logits), in one pass without a copy.
+int32_t best_id(std::span<const float> logits) {
+  size_t best = 0;
+  float top = finite_or_floor(logits[0]);
+  for (size_t i = 1; i < logits.size(); ++i) {
+    const float v = finite_or_floor(logits[i]);
+    if (v > top) {
+      top = v;
+      best = i;
+    }
+  }
+  return static_cast<int32_t>(best);
+}
+
+bool penalties_on(const Params& p, std::span<const int32_t> history) {
+  const bool off = p.repeat_penalty == 1.0f && p.presence_penalty == 0.0f && p.frequency_penalty == 0.0f;
+  return !off && p.repeat_last_n > 0 && !history.empty();
+}
+
 }  // namespace
 
 int32_t argmax(std::span<const float> logits) {
@@ -66,18 +107,26 @@ Sampler::Sampler(const Params& params) : params_(params), rng_(params.seed) { ch
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
   if (logits.empty()) throw std::invalid_argument("sampler: empty logits");
   auto& c = candidates_;
-  c.resize(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) {  // NaN would break the ordering: treat it as impossible
-    c[i] = {std::isnan(logits[i]) ? -std::numeric_limits<float>::infinity() : logits[i], static_cast<int32_t>(i)};
+  const bool greedy = params_.temperature <= 0.0f;
+  const size_t k = params_.top_k > 0 ? static_cast<size_t>(params_.top_k) : logits.size();
+  const bool plain = !penalties_on(params_, history);
+  if (greedy && plain) return best_id(logits);
+  if (!greedy && k < logits.size() && plain) {
+    best_k(logits, k, c);
+  } else {
+    c.resize(logits.size());
+    for (size_t i = 0; i < logits.size(); ++i) c[i] = {finite_or_floor(logits[i]), static_cast<int32_t>(i)};
+    apply_penalties(params_, history, c);
+    if (greedy) return std::min_element(c.begin(), c.end(), better)->second;
+    if (k < c.size()) {
+      std::nth_element(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(k), c.end(), better);
+      c.resize(k);
+    }
   }
-  apply_penalties(params_, history, c);
-
-  if (params_.temperature <= 0.0f) return std::min_element(c.begin(), c.end(), better)->second;
-
-  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < c.size()) {
-    std::nth_element(c.begin(), c.begin() + params_.top_k, c.end(), better);
-    c.resize(static_cast<size_t>(params_.top_k));
-  }
+  // The k survivors are sorted before anything is summed, so both ways of selecting them give the same sums to
+  // the last bit. Without top-k, the sort waits until min-p has cut the vocabulary down.
+  const bool sorted = k < logits.size();
+  if (sorted) std::sort(c.begin(), c.end(), better);
   const auto best = *std::min_element(c.begin(), c.end(), better);
   const float max_logit = best.first;
   if (!std::isfinite(max_logit)) return best.second;  // nothing to weigh (all -inf, or +inf dominates)
@@ -88,7 +137,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     const float floor = max_logit + std::log(params_.min_p);
     std::erase_if(c, [floor](const Candidate& x) { return x.first < floor; });
   }
-  std::sort(c.begin(), c.end(), better);
+  if (!sorted) std::sort(c.begin(), c.end(), better);
   if (params_.top_p < 1.0f) {
     double mass = 0;
     size_t keep = 0;

@@ -76,7 +76,7 @@ def test_bench_parallel_json(rkchat_bin, fixtures_dir, tmp_path):
     js = tmp_path / "parallel.json"
     proc = bench(rkchat_bin, "-m", fixtures_dir / "tiny-qwen3-q8_0.gguf", "-t", 1, "--parallel", "1,3",
                  "--prompt-tokens", 16, "--gen-tokens", 12, "--long-prompt-tokens", 96, "--batch-tokens", 32,
-                 "--json", js)
+                 "-r", 2, "--json", js)
     assert "aggregate t/s" in proc.stdout and "whole run t/s" in proc.stdout
     rows = json.loads(js.read_text())["parallel"]
     assert [r["parallel"] for r in rows] == [1, 3]

@@ -96,6 +96,27 @@ TEST(Sampler, TopKKeepsOnlyTheKBest) {
   EXPECT_EQ(seen.size(), 5u);
 }
 
+// Top-k and greedy without penalties select in one pass over the logits; with penalties, from a penalised copy. A
+// penalty on an id outside the vocabulary changes nothing but the path, so both must draw the same tokens: ties
+// (logits rounded to a few values) and NaNs included.
+TEST(Sampler, OnePassDrawsAsTheCopyingPath) {
+  for (uint32_t seed = 0; seed < 6; ++seed) {
+    auto logits = random_logits(1001 + seed * 77, seed);
+    for (float& v : logits) v = std::round(v * 2.0f) / 2.0f;
+    logits[seed * 5] = std::numeric_limits<float>::quiet_NaN();
+    logits[7 + seed] = logits[500 + seed] = 100.0f;  // a tie for the best
+    for (int k : {0, 1, 3, 40, 999}) {
+      Params p = plain(k == 0 ? 0.0f : 1.5f);  // 0: greedy
+      p.top_k = k;
+      p.top_p = 0.9f;
+      p.seed = seed;
+      Sampler fast(p), copying(Params{p.temperature, p.top_k, p.top_p, p.min_p, 1.3f, 0.0f, 0.0f, 64, p.seed});
+      const std::vector<int32_t> outside{1 << 30};
+      for (int i = 0; i < 100; ++i) ASSERT_EQ(fast.sample(logits, outside), copying.sample(logits, outside)) << k;
+    }
+  }
+}
+
 TEST(Sampler, TopPKeepsTheSmallestPrefixReachingP) {
   // Probabilities about 0.6, 0.3, 0.1 (then negligible): p = 0.8 needs the first two.
   const std::vector<float> logits = {std::log(0.3f), std::log(0.6f), -30.0f, std::log(0.1f)};
