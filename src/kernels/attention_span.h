@@ -37,6 +37,26 @@ struct PlainOps {
     return s;
   }
 
+  // s[j] = scale * q . k[j * n, (j + 1) * n) for j < nk; returns the largest.
+  static float scores(const float* q, const float* k, int nk, int n, float scale, float* s) {
+    float mt = -INFINITY;
+    for (int j = 0; j < nk; ++j) {
+      s[j] = dot(q, k + j * n, n) * scale;
+      mt = std::max(mt, s[j]);
+    }
+    return mt;
+  }
+
+  // s[j] = exp(s[j] - m) for j < n; returns their sum.
+  static float exp_sum(float* s, int n, float m) {
+    float sum = 0.0f;
+    for (int j = 0; j < n; ++j) {
+      s[j] = exp_approx(s[j] - m);
+      sum += s[j];
+    }
+    return sum;
+  }
+
   // y[0, n) += sum_j w[j] * x[j * n + i] for j < rows
   static void accumulate(float* y, const float* w, const float* x, int rows, int n) {
     for (int j = 0; j < rows; ++j)
@@ -104,11 +124,7 @@ void attend_span(const AttendSpan& a) {
       const int ni = std::min(nk, std::min(a.p1, a.limit[i]) - j0);
       if (ni <= 0) continue;
       float* st = a.state[i];
-      float mt = -INFINITY;
-      for (int j = 0; j < ni; ++j) {
-        s[j] = Ops::dot(a.q[i], kt + j * hd, hd) * a.scale;
-        mt = std::max(mt, s[j]);
-      }
+      const float mt = Ops::scores(a.q[i], kt, ni, hd, a.scale, s);
       // Online softmax: rescale what was summed under the old max when this tile raises it.
       const float m = std::max(st[hd], mt);
       if (m > st[hd]) {
@@ -117,10 +133,7 @@ void attend_span(const AttendSpan& a) {
         st[hd + 1] *= c;
         st[hd] = m;
       }
-      for (int j = 0; j < ni; ++j) s[j] = exp_approx(s[j] - m);
-      float sum = 0.0f;
-      for (int j = 0; j < ni; ++j) sum += s[j];
-      st[hd + 1] += sum;
+      st[hd + 1] += Ops::exp_sum(s, ni, m);
       Ops::accumulate(st, s, vt, ni, hd);
     }
   }

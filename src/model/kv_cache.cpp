@@ -12,10 +12,10 @@ uint64_t kv_bytes_per_token(const HParams& hp, kernels::KvType type) {
 
 KvCache::KvCache(const HParams& hp, int n_ctx, int n_seq, kernels::KvType type)
     : n_layer_(hp.n_layer),
+      n_head_kv_(hp.n_head_kv),
       n_ctx_(n_ctx),
       n_seq_(n_seq),
       head_row_bytes_(static_cast<int64_t>(kernels::kv_row_bytes(type, hp.head_dim))),
-      row_bytes_(hp.n_head_kv * head_row_bytes_),
       type_(type) {
   if (n_ctx <= 0 || n_seq <= 0) throw std::invalid_argument("KV cache needs a positive context and sequence count");
   length_.assign(static_cast<size_t>(n_seq), 0);
@@ -33,11 +33,12 @@ void KvCache::truncate(int seq, int n) {
 void KvCache::copy_prefix(int from, int to, int n) {
   if (from < 0 || from >= n_seq_ || to < 0 || to >= n_seq_ || from == to || n < 0 || n > length(from))
     throw std::out_of_range("KV cache copy out of range");
-  // The rows of one layer and sequence are contiguous: [pos][kv head] in the cache's type.
-  const auto bytes = static_cast<size_t>(static_cast<uint8_t*>(k(0, from, n)) - static_cast<uint8_t*>(k(0, from, 0)));
+  const auto bytes = static_cast<size_t>(n) * static_cast<size_t>(head_row_bytes_);
   for (int layer = 0; layer < n_layer_; ++layer) {
-    std::memcpy(k(layer, to, 0), k(layer, from, 0), bytes);
-    std::memcpy(v(layer, to, 0), v(layer, from, 0), bytes);
+    for (int head = 0; head < n_head_kv_; ++head) {
+      std::memcpy(k(layer, to, head, 0), k(layer, from, head, 0), bytes);
+      std::memcpy(v(layer, to, head, 0), v(layer, from, head, 0), bytes);
+    }
   }
   length_[static_cast<size_t>(to)] = n;
 }

@@ -165,8 +165,10 @@ void Model::attention_layer(int il, const Batch& b, int begin, int n, KvCache& c
         k::rope(kk + h * hd, half, c, s, neox);
       }
       const int seq = b.seq[static_cast<size_t>(begin + t)], pos = b.pos[static_cast<size_t>(begin + t)];
-      k::kv_store(cache.type(), cache.k(il, seq, pos), kk, hp_.n_head_kv, hd);
-      k::kv_store(cache.type(), cache.v(il, seq, pos), vv, hp_.n_head_kv, hd);
+      for (int h = 0; h < hp_.n_head_kv; ++h) {
+        k::kv_store(cache.type(), cache.k(il, seq, h, pos), kk + h * hd, 1, hd);
+        k::kv_store(cache.type(), cache.v(il, seq, h, pos), vv + h * hd, 1, hd);
+      }
     }
   });
   attend_rows(il, b, begin, n, cache, pool);
@@ -235,16 +237,15 @@ void Model::attend_rows(int il, const Batch& b, int begin, int n, KvCache& cache
           state[nq] = state_of(t, h, sp);
         }
       const int seq = b.seq[static_cast<size_t>(begin + t0)];
-      const int64_t off = kvh * cache.head_row_bytes();
       k::AttendSpan a;
       a.type = cache.type();
       a.nq = nq;
       a.q = q;
       a.limit = limit;
       a.state = state;
-      a.k = static_cast<const uint8_t*>(cache.k(il, seq, 0)) + off;
-      a.v = static_cast<const uint8_t*>(cache.v(il, seq, 0)) + off;
-      a.stride_bytes = cache.row_bytes();
+      a.k = cache.k(il, seq, kvh, 0);
+      a.v = cache.v(il, seq, kvh, 0);
+      a.stride_bytes = cache.head_row_bytes();
       a.p0 = sp * span_len;
       a.p1 = std::min(longest, a.p0 + span_len);
       a.head_dim = hd;
@@ -272,10 +273,9 @@ void Model::attend_rows_unblocked(int il, const Batch& b, int begin, int n, KvCa
       const int t = static_cast<int>(i / hp_.n_head), h = static_cast<int>(i % hp_.n_head);
       const int seq = b.seq[static_cast<size_t>(begin + t)], pos = b.pos[static_cast<size_t>(begin + t)];
       const int kvh = h / group;
-      const int64_t off = kvh * cache.head_row_bytes();
       k::attend(cache.type(), &q_[static_cast<size_t>(t * qd + h * hd)],
-                static_cast<const uint8_t*>(cache.k(il, seq, 0)) + off,
-                static_cast<const uint8_t*>(cache.v(il, seq, 0)) + off, cache.row_bytes(), pos + 1,
+                static_cast<const uint8_t*>(cache.k(il, seq, kvh, 0)),
+                static_cast<const uint8_t*>(cache.v(il, seq, kvh, 0)), cache.head_row_bytes(), pos + 1,
                 static_cast<int>(hd), scale, scores, &att_[static_cast<size_t>(t * qd + h * hd)]);
     }
   });

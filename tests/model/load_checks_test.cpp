@@ -148,9 +148,14 @@ TEST(KvBytes, PerTokenIsWhatTheCacheTakesPerToken) {
   for (auto type : {kernels::KvType::f16, kernels::KvType::f32, kernels::KvType::q8_0}) {
     KvCache cache(hp, 7, 3, type);
     EXPECT_EQ(cache.bytes(), kv_bytes_per_token(hp, type) * 7 * 3);
-    // A position's rows end where the next position's begin.
-    EXPECT_EQ(static_cast<uint8_t*>(cache.k(0, 0, 1)) - static_cast<uint8_t*>(cache.k(0, 0, 0)),
-              kv_bytes_per_token(hp, type) / 2 / 2);
+    // A head's row of one position ends where the next position's begins (2 layers, 2 heads), and its last
+    // position where the next head's first begins.
+    const auto at = [&](int layer, int seq, int head, int pos) {
+      return static_cast<uint8_t*>(cache.k(layer, seq, head, pos));
+    };
+    EXPECT_EQ(at(0, 0, 0, 1) - at(0, 0, 0, 0), kv_bytes_per_token(hp, type) / 2 / 2 / 2);
+    EXPECT_EQ(at(0, 0, 1, 0) - at(0, 0, 0, 6), at(0, 0, 0, 1) - at(0, 0, 0, 0));
+    EXPECT_EQ(at(1, 0, 0, 0) - at(0, 2, 1, 6), at(0, 0, 0, 1) - at(0, 0, 0, 0));
   }
   EXPECT_EQ(kv_bytes_per_token(hp, kernels::KvType::f16), 2u * 2 * 32 * 2);  // k+v, 2 layers, 2x16 wide, f16
   // Q8_0: a head of 16 is one short block of 16 quants and its fp16 scale.
