@@ -6,7 +6,8 @@
 // int32 sums in one vector (sdot by element: 8 instructions; plain NEON: widening multiplies of each chunk by that
 // chunk of x repeated in every lane, 24 instructions). One convert and one fma then serve 4 rows, with the 4 scales
 // loaded and converted together. Decode (1 token) runs 2 groups (8 rows) per tile, so a token's block is loaded
-// once per 8 rows; batches run 1 group x up to Dot::kTokens tokens, so a block's weights are loaded once for them.
+// once per 8 rows; batches run 1 group x up to Dot::kTokens tokens, so a block's weights are loaded once for them
+// (with the dot product, batches of 8 tokens or more go to arm_neon_dot_rows.cpp, which reads this layout too).
 // No pack step at run time (row_tiles.h packs each tile per call): the layout is already what the kernel reads.
 //
 // Float order: per (row, token), float(exact block sum) * (d_w * d_x) added by fma block after block (Q4_1: then

@@ -53,7 +53,7 @@ size_t repack_weights(Weights& w, kernels::ThreadPool& pool) {
     auto [d, fresh] = done.try_emplace(m->data);
     if (fresh) {
       d->second = kernels::pack_matrix(*m, static_cast<uint8_t*>(mem) + it->second, pool);
-      if (0) release_file_pages(m->data, static_cast<size_t>(m->rows) * m->row_bytes);
+      release_file_pages(m->data, static_cast<size_t>(m->rows) * m->row_bytes);
     }
     *m = d->second;
   }

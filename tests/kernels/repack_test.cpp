@@ -69,8 +69,8 @@ TEST_P(RepackTest, MatmulOnThePackedMatrixMatchesTheStoredOne) {
   ThreadPool pool(3);
   Workspace ws;
   for (QType type : kPackable) {
-    // 101 rows: grains of 48 rows over 3 threads, and a last group of 1 row.
-    for (const auto& [rows, n_tok] : {std::pair<int64_t, int>{101, 1}, {101, 3}, {7, 12}, {52, 9}}) {
+    // 101 rows: grains of 48 rows over 3 threads, and a last group of 1 row; 9 and 20 tokens: the prefill tiles.
+    for (const auto& [rows, n_tok] : {std::pair<int64_t, int>{101, 1}, {101, 3}, {101, 20}, {7, 12}, {52, 9}}) {
       const int64_t cols = 160;
       const std::vector<uint8_t> w = random_weights(rng, type, rows, cols);
       const Matrix stored{type, w.data(), rows, cols, qtype_row_bytes(type, cols)};
