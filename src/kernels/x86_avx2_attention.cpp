@@ -6,7 +6,7 @@
 #include "kernels/attention_span.h"
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
-#include "kernels/vec_math.h"
+#include "kernels/x86_attention_ops.h"
 
 namespace rkchat::kernels {
 namespace {
@@ -29,47 +29,18 @@ struct Avx2Rows {
   }
 };
 
-struct Avx2Ops {
-  static float dot(const float* q, const float* k, int n) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    int i = 0;
-    for (; i + 32 <= n; i += 32)
-      for (int j = 0; j < 4; ++j)
-        acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8 * j), _mm256_loadu_ps(k + i + 8 * j), acc[j]);
-    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc[0]);
-    float r = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; ++i) r += q[i] * k[i];
-    return r;
-  }
-
-  // The scale and the running max in vectors too: as scalar loops they cost as much as the products.
-  static float scores(const float* q, const float* k, int nk, int n, float scale, float* s) {
-    __m256 mx = _mm256_set1_ps(-INFINITY);
-    const __m256 vs = _mm256_set1_ps(scale);
-    int j = 0;
-    for (; j + 8 <= nk; j += 8) {
-      dots8(q, k + j * n, n, s + j);
-      const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(s + j), vs);
-      _mm256_storeu_ps(s + j, v);
-      mx = _mm256_max_ps(mx, v);
-    }
-    float mt = hmax(mx);
-    for (; j < nk; ++j) {
-      s[j] = dot(q, k + j * n, n) * scale;
-      mt = std::max(mt, s[j]);
-    }
-    return mt;
-  }
-
-  static float exp_sum(float* s, int n, float m) {
-    for (int j = 0; j < n; ++j) s[j] = exp_approx(s[j] - m);
-    __m256 acc = _mm256_setzero_ps();
-    int j = 0;
-    for (; j + 8 <= n; j += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(s + j));
-    float sum = hsum(acc);
-    for (; j < n; ++j) sum += s[j];
-    return sum;
-  }
+// The vector type of x86_attention_ops.h.
+struct Avx2Vec {
+  using Vec = __m256;
+  static constexpr int kN = 8;
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec set1(float v) { return _mm256_set1_ps(v); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  static Vec max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 
   static float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -84,7 +55,7 @@ struct Avx2Ops {
   }
 
   // s[j] = q . k[j * n, (j + 1) * n) for j < 8; the last n % 8 products are added one by one.
-  static void dots8(const float* q, const float* k, int n, float* s) {
+  static void dots(const float* q, const float* k, int n, float* s) {
     __m256 acc[8];
     for (auto& a : acc) a = _mm256_setzero_ps();
     int i = 0;
@@ -100,30 +71,9 @@ struct Avx2Ops {
     for (; i < n; ++i)
       for (int j = 0; j < 8; ++j) s[j] += q[i] * k[j * n + i];
   }
-
-  // 64 outputs at a time held in registers over all rows, then 8, then single ones.
-  static void accumulate(float* y, const float* w, const float* x, int rows, int n) {
-    int i0 = 0;
-    for (; i0 + 64 <= n; i0 += 64) {
-      __m256 acc[8];
-      for (int j = 0; j < 8; ++j) acc[j] = _mm256_loadu_ps(y + i0 + 8 * j);
-      for (int r = 0; r < rows; ++r) {
-        const __m256 a = _mm256_set1_ps(w[r]);
-        for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + r * n + i0 + 8 * j), acc[j]);
-      }
-      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(y + i0 + 8 * j, acc[j]);
-    }
-    for (; i0 + 8 <= n; i0 += 8) {
-      __m256 acc = _mm256_loadu_ps(y + i0);
-      for (int r = 0; r < rows; ++r) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[r]), _mm256_loadu_ps(x + r * n + i0), acc);
-      _mm256_storeu_ps(y + i0, acc);
-    }
-    for (int r = 0; r < rows; ++r)
-      for (int i = i0; i < n; ++i) y[i] = std::fma(w[r], x[r * n + i], y[i]);
-  }
 };
 
-void attend_span_avx2(const AttendSpan& a) { attention_impl::attend_span<Avx2Ops, Avx2Rows>(a); }
+void attend_span_avx2(const AttendSpan& a) { attention_impl::attend_span<VectorOps<Avx2Vec>, Avx2Rows>(a); }
 
 }  // namespace
 

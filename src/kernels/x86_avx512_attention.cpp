@@ -8,7 +8,7 @@
 #include "kernels/attention_span.h"
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
-#include "kernels/vec_math.h"
+#include "kernels/x86_attention_ops.h"
 
 namespace rkchat::kernels {
 namespace {
@@ -58,49 +58,23 @@ inline __m512 sum16(__m512 (&v)[16]) {
   return v[0];
 }
 
-struct Avx512Ops {
-  static float dot(const float* q, const float* k, int n) {
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    int i = 0;
-    for (; i + 32 <= n; i += 32)
-      for (int j = 0; j < 2; ++j)
-        acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16 * j), _mm512_loadu_ps(k + i + 16 * j), acc[j]);
-    for (; i + 16 <= n; i += 16) acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(k + i), acc[0]);
-    float r = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
-    for (; i < n; ++i) r += q[i] * k[i];
-    return r;
-  }
+// The vector type of x86_attention_ops.h.
+struct Avx512Vec {
+  using Vec = __m512;
+  static constexpr int kN = 16;
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec set1(float v) { return _mm512_set1_ps(v); }
+  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  static Vec max(Vec a, Vec b) { return _mm512_max_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static float hsum(Vec v) { return _mm512_reduce_add_ps(v); }
+  static float hmax(Vec v) { return _mm512_reduce_max_ps(v); }
 
-  // The scale and the running max in vectors too: as scalar loops they cost as much as the products.
-  static float scores(const float* q, const float* k, int nk, int n, float scale, float* s) {
-    __m512 mx = _mm512_set1_ps(-INFINITY);
-    const __m512 vs = _mm512_set1_ps(scale);
-    int j = 0;
-    for (; j + 16 <= nk; j += 16) {
-      const __m512 v = _mm512_mul_ps(dots16(q, k + j * n, n), vs);
-      _mm512_storeu_ps(s + j, v);
-      mx = _mm512_max_ps(mx, v);
-    }
-    float mt = _mm512_reduce_max_ps(mx);
-    for (; j < nk; ++j) {
-      s[j] = dot(q, k + j * n, n) * scale;
-      mt = std::max(mt, s[j]);
-    }
-    return mt;
-  }
-
-  static float exp_sum(float* s, int n, float m) {
-    for (int j = 0; j < n; ++j) s[j] = exp_approx(s[j] - m);
-    __m512 acc = _mm512_setzero_ps();
-    int j = 0;
-    for (; j + 16 <= n; j += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(s + j));
-    float sum = _mm512_reduce_add_ps(acc);
-    for (; j < n; ++j) sum += s[j];
-    return sum;
-  }
-
-  // q . k[j * n, (j + 1) * n) for j < 16; a masked load covers the last 1-15 of n.
-  static __m512 dots16(const float* q, const float* k, int n) {
+  // s[j] = q . k[j * n, (j + 1) * n) for j < 16; a masked load covers the last 1-15 of n.
+  static void dots(const float* q, const float* k, int n, float* s) {
     __m512 acc[16];
     for (auto& a : acc) a = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
@@ -108,32 +82,11 @@ struct Avx512Ops {
       const __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
       for (int j = 0; j < 16; ++j) acc[j] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k + j * n + i), acc[j]);
     }
-    return sum16(acc);
-  }
-
-  // 128 outputs at a time held in registers over all rows, then 16, then single ones.
-  static void accumulate(float* y, const float* w, const float* x, int rows, int n) {
-    int i0 = 0;
-    for (; i0 + 128 <= n; i0 += 128) {
-      __m512 acc[8];
-      for (int j = 0; j < 8; ++j) acc[j] = _mm512_loadu_ps(y + i0 + 16 * j);
-      for (int r = 0; r < rows; ++r) {
-        const __m512 a = _mm512_set1_ps(w[r]);
-        for (int j = 0; j < 8; ++j) acc[j] = _mm512_fmadd_ps(a, _mm512_loadu_ps(x + r * n + i0 + 16 * j), acc[j]);
-      }
-      for (int j = 0; j < 8; ++j) _mm512_storeu_ps(y + i0 + 16 * j, acc[j]);
-    }
-    for (; i0 + 16 <= n; i0 += 16) {
-      __m512 acc = _mm512_loadu_ps(y + i0);
-      for (int r = 0; r < rows; ++r) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[r]), _mm512_loadu_ps(x + r * n + i0), acc);
-      _mm512_storeu_ps(y + i0, acc);
-    }
-    for (int r = 0; r < rows; ++r)
-      for (int i = i0; i < n; ++i) y[i] = std::fma(w[r], x[r * n + i], y[i]);
+    _mm512_storeu_ps(s, sum16(acc));
   }
 };
 
-void attend_span_avx512(const AttendSpan& a) { attention_impl::attend_span<Avx512Ops, Avx512Rows>(a); }
+void attend_span_avx512(const AttendSpan& a) { attention_impl::attend_span<VectorOps<Avx512Vec>, Avx512Rows>(a); }
 
 }  // namespace
 
