@@ -97,6 +97,7 @@ KernelTable build(const IsaInfo& isa) {
   fill_ref(t);
   fill_kquants_ref(t);
   fill_attention_ref(t);
+  fill_repack_ref(t);
   isa.fill(t);
   t.isa = isa.name;
   return t;

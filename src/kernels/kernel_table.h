@@ -18,6 +18,13 @@ struct TypeKernels {
   // quantized (or f32) activation row; cols is a multiple of the weight type's block size.
   void (*gemm)(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_row_bytes, float* y, int64_t ldy,
                int64_t r0, int64_t r1, int n_tok, int64_t cols) = nullptr;
+  // The load-time repack an ISA offers (pack == nullptr: none): pack writes the row groups [g0, g1) of the stored
+  // matrix w (rows x cols) into dst, the whole packed matrix, in layout `packed`; gemm_packed has gemm's contract
+  // on a matrix in that layout (w its start, w_row_bytes the stored row's bytes, r0 a multiple of the group).
+  Layout packed = Layout::rows;
+  void (*pack)(const uint8_t* w, size_t w_row_bytes, int64_t rows, int64_t cols, int64_t g0, int64_t g1,
+               uint8_t* dst) = nullptr;
+  decltype(gemm) gemm_packed = nullptr;
 };
 
 struct KernelTable {
@@ -35,6 +42,7 @@ struct KernelTable {
 void fill_ref(KernelTable& t);            // ref.cpp: F32/F16/BF16/Q8_0/Q4_0/Q4_1 and activation quantizers
 void fill_kquants_ref(KernelTable& t);    // kquants_ref.cpp: Q4_K/Q5_K/Q6_K and the Q8_K quantizer
 void fill_attention_ref(KernelTable& t);  // attention.cpp
+void fill_repack_ref(KernelTable& t);     // repack.cpp: the scalar gemm of Layout::rows4 (no pack: nothing to gain)
 #if defined(RKCHAT_HAVE_X86_KERNELS)
 void fill_attention_avx2(KernelTable& t);
 void fill_attention_avx512(KernelTable& t);
@@ -50,7 +58,7 @@ void fill_amx(KernelTable& t);  // x86_amx.cpp: Q8_0 prefill tiles; on top of (a
 #if defined(RKCHAT_HAVE_ARM_KERNELS)
 void fill_attention_neon(KernelTable& t);  // arm_neon_base_attention.cpp, for both NEON levels
 void fill_neon_base(KernelTable& t);       // arm_neon_base.cpp: plain NEON (no dot product)
-void fill_neon_dot(KernelTable& t);
+void fill_neon_dot(KernelTable& t);       // both NEON levels also offer the repack to Layout::rows4 (arm_neon_packed.h)
 void fill_neon_dot_rows(KernelTable& t);  // arm_neon_dot_rows.cpp: prefill over 4-row tiles, on top of the above
 void fill_kquants_neon_dot(KernelTable& t);
 #endif

@@ -1,6 +1,7 @@
 // Compute kernels: quantized matrix multiplication with integer dot products, chosen at run time per ISA.
 //
-// Main idea: weights stay in their GGUF block layout (mmap, no repack, so loading is instant). Activations are
+// Main idea: weights stay in their GGUF block layout (mmap), unless the active ISA offers a load-time repack
+// into a row-interleaved layout (pack_matrix: NEON's 4-row groups, so one load feeds 4 rows). Activations are
 // quantized on the fly, once per matmul, to the 8-bit block format that pairs with the weight type (as llama.cpp
 // does, so results agree with it):
 //   Q8_0, Q4_0 weights  x  Q8_0 activations (blocks of 32, fp16 scale = max|x|/127, round to nearest)
@@ -41,13 +42,21 @@ enum class QType : uint32_t {
   BF16 = 30,
 };
 
-// A weight matrix [rows, cols] in its stored layout: row r starts at data + r * row_bytes.
+// How a matrix's blocks lie in memory.
+enum class Layout : uint8_t {
+  rows,   // as GGUF stores them: row r starts at data + r * row_bytes
+  rows4,  // Q8_0/Q4_0/Q4_1 repacked in groups of 4 rows (repack.h): group g starts at data + g * 4 * row_bytes,
+          // and its block b holds the 4 rows' scales, then their quants interleaved in 4-byte chunks
+};
+
+// A weight matrix [rows, cols]. row_bytes is the bytes of one row as stored, whatever the layout.
 struct Matrix {
   QType type = QType::F32;
   const void* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
+  Layout layout = Layout::rows;
 };
 
 // Scratch memory owned by the caller and reused across calls, so that no kernel allocates in the hot path.
@@ -91,6 +100,15 @@ size_t matmul_multi_workspace_bytes(std::span<const MatmulOut> outs, int n_tok);
 
 // Dequantize one row of n elements (any supported weight type) to float: used for embeddings lookups and tests.
 void dequantize_row(QType type, const void* src, float* dst, int64_t n);
+// Row r of w, in any layout, dequantized to dst[w.cols] (the token embedding lookup of a repacked matrix).
+void dequantize_matrix_row(const Matrix& w, int64_t r, float* dst);
+
+// Load-time repack for the active ISA. packed_bytes: the bytes w takes in the layout the ISA's kernels read best,
+// or 0 when the ISA reads w (its type, as stored) directly. pack_matrix writes that form into dst (packed_bytes(w)
+// bytes, 16-byte aligned), its row groups split across the pool, and returns the Matrix that describes it; the
+// result reads rows as w did (matmul, dequantize_matrix_row), on the ISA that packed it and on the scalar one.
+size_t packed_bytes(const Matrix& w);
+Matrix pack_matrix(const Matrix& w, void* dst, ThreadPool& pool);
 
 // The ISA chosen for this process: the best the CPU supports, or RKCHAT_ISA (scalar|avx2|avx512vnni|amx|neon|neon-dot)
 // when set. Throws std::runtime_error when RKCHAT_ISA names an ISA this CPU (or build) lacks.

@@ -17,8 +17,9 @@ namespace rkchat::kernels {
 
 namespace {
 
-// Rows per unit of work: a multiple of every ISA's row tile (1..4 rows; 16 for prefill), so threads split on tile
-// boundaries and only the matrix's last rows fall outside a full tile -- the same rows however many threads run.
+// Rows per unit of work: a multiple of every ISA's row tile (1..4 rows; 16 for prefill) and of Layout::rows4's group,
+// so threads split on tile boundaries and only the matrix's last rows fall outside a full tile -- the same rows however
+// many threads run.
 constexpr int64_t kRowGrain = 48;
 
 using QuantizeFn = void (*)(const float*, void*, int64_t);
@@ -50,6 +51,8 @@ void check_matmul_args(const Matrix& w, int64_t ldx, int64_t ldy, int n_tok) {
   if (w.row_bytes < qtype_row_bytes(w.type, w.cols)) throw std::invalid_argument("matmul: row_bytes too small");
   if (n_tok < 0 || ldx < w.cols || ldy < w.rows) throw std::invalid_argument("matmul: bad n_tok, ldx or ldy");
   if (w.data == nullptr && w.rows > 0) throw std::invalid_argument("matmul: null weights");
+  if (w.layout != Layout::rows && kernels_for(w.type).packed != w.layout)
+    throw std::invalid_argument(std::string("matmul: the active ISA does not read this packed ") + qtype_name(w.type));
 }
 
 // The length of the activation rows, which all matrices must share.
@@ -191,8 +194,9 @@ void matmul_multi(std::span<const MatmulOut> outs, const float* x, int64_t ldx, 
       const ActPlan::Copy* c = plan.find(k.act);
       const uint8_t* a = c != nullptr ? q + c->offset : reinterpret_cast<const uint8_t*>(x);
       const size_t a_row_bytes = c != nullptr ? c->row_bytes : static_cast<size_t>(ldx) * sizeof(float);
-      k.gemm(static_cast<const uint8_t*>(w.data), w.row_bytes, a, a_row_bytes, o.y, o.ldy, b * kRowGrain,
-             std::min(w.rows, e * kRowGrain), n_tok, cols);
+      (w.layout == Layout::rows ? k.gemm : k.gemm_packed)(static_cast<const uint8_t*>(w.data), w.row_bytes, a,
+                                                          a_row_bytes, o.y, o.ldy, b * kRowGrain,
+                                                          std::min(w.rows, e * kRowGrain), n_tok, cols);
     }
   });
 }

@@ -62,11 +62,16 @@ struct Gemm {
   }
 };
 
-// Puts K's gemm in front of the one the table holds, which stays the fallback.
+// Puts K's gemm in front of the one the slot holds (TypeKernels::gemm, or gemm_packed when K packs from a
+// repacked layout), which stays the fallback.
+template <class K>
+void wrap(decltype(TypeKernels::gemm)& slot) {
+  Gemm<K>::fallback = slot;
+  slot = Gemm<K>::gemm;
+}
 template <class K>
 void wrap(TypeKernels& k) {
-  Gemm<K>::fallback = k.gemm;
-  k.gemm = Gemm<K>::gemm;
+  wrap<K>(k.gemm);
 }
 
 // The same for the three formats these kernels cover.

@@ -111,12 +111,8 @@ void Model::forward_chunk(const Batch& b, int begin, int end, KvCache& cache, k:
   const int n = end - begin;
   const int64_t d = hp_.n_embd;
   // Embeddings: x[t] = token_embd[token[t]]
-  for (int t = 0; t < n; ++t) {
-    const auto& e = w_.tok_embd;
-    const auto* row = static_cast<const uint8_t*>(e.data) +
-                      static_cast<size_t>(b.token[static_cast<size_t>(begin + t)]) * e.row_bytes;
-    k::dequantize_row(e.type, row, &x_[static_cast<size_t>(t * d)], d);
-  }
+  for (int t = 0; t < n; ++t)
+    k::dequantize_matrix_row(w_.tok_embd, b.token[static_cast<size_t>(begin + t)], &x_[static_cast<size_t>(t * d)]);
   rope_tables(b, begin, n);
   for (int l = 0; l < hp_.n_layer; ++l) {
     attention_layer(l, b, begin, n, cache, pool);

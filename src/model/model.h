@@ -65,6 +65,9 @@ class Model {
 
   const HParams& hparams() const { return hp_; }
   const Weights& weights() const { return w_; }
+  // Repacks the weights into the active ISA's load-time layout, where it has one (repack_weights); the bytes
+  // repacked. The forward pass reads either layout.
+  size_t repack_weights(kernels::ThreadPool& pool) { return model::repack_weights(w_, pool); }
 
   // Decodes the batch: stores each row's keys/values in its sequence's cache, advances the sequences' lengths and
   // writes the output of the rows marked want_logits to `out` (row order; [n_logits, n_vocab] for logits,

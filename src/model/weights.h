@@ -36,10 +36,17 @@ struct Weights {
   uint64_t n_params = 0;
   uint64_t bytes = 0;                           // bytes of all weight tensors
   std::vector<std::unique_ptr<float[]>> owned;  // converted small vectors
+  std::shared_ptr<void> packed;                 // anonymous memory of the repacked matrices (repack_weights)
 };
 
 // Resolves and checks every tensor's presence, type and shape; throws gguf::Error naming the tensor.
 Weights load_weights(const gguf::File& file, const HParams& hp);
+
+// Rewrites every matrix that the active ISA reads faster in another layout (kernels::pack_matrix) into one anonymous
+// mapping held by w.packed, and releases the file pages each one was read from, so the process keeps one copy of
+// the weights. A tied output is packed once, with the embedding (whose lookup reads either layout). Returns the bytes
+// repacked (0 when the ISA repacks nothing). Throws std::bad_alloc when the memory cannot be had.
+size_t repack_weights(Weights& w, kernels::ThreadPool& pool);
 
 // Every check that loading the model makes, without reading any weight (cheap: `doctor -m` runs it): the
 // hyperparameters, every tensor's presence, type and shape, and the tokenizer's size against token_embd's rows.

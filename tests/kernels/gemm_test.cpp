@@ -53,6 +53,48 @@ std::vector<double> abs_weights(QType type, const uint8_t* w, int64_t rows, int6
   return out;
 }
 
+// got against want (the reference), exactly or within the tolerance (see the top); rows past `rows` untouched.
+void check(const KernelTable& isa, QType type, QType act, const std::vector<uint8_t>& w, const std::vector<uint8_t>& a,
+           size_t arb, int64_t rows, int64_t cols, int n_tok, int64_t ldy, const std::vector<float>& want,
+           const std::vector<float>& got, bool exact, const char* how) {
+  const std::vector<double> wabs = abs_weights(type, w.data(), rows, cols);
+  std::vector<float> ad(static_cast<size_t>(cols));
+  for (int t = 0; t < n_tok; ++t) {
+    dequantize_row(act, a.data() + t * arb, ad.data(), cols);
+    for (int64_t r = 0; r < ldy; ++r) {
+      const size_t i = static_cast<size_t>(t * ldy + r);
+      if (r >= rows) {
+        ASSERT_EQ(got[i], -1.0f) << how << " wrote outside the rows";
+        continue;
+      }
+      if (exact) {
+        ASSERT_EQ(got[i], want[i]) << isa.isa << " " << how << qtype_name(type) << " rows=" << rows << " cols=" << cols
+                                   << " n_tok=" << n_tok << " at r=" << r << " t=" << t;
+        continue;
+      }
+      double mag = 0;
+      for (int64_t c = 0; c < cols; ++c)
+        mag += wabs[static_cast<size_t>(r * cols + c)] * std::fabs(static_cast<double>(ad[c]));
+      ASSERT_NEAR(got[i], want[i], kRelTol * mag + 1e-30)
+          << how << qtype_name(type) << " rows=" << rows << " cols=" << cols << " n_tok=" << n_tok << " at r=" << r
+          << " t=" << t;
+    }
+  }
+}
+
+// The ISA's gemm on w repacked at load (TypeKernels::pack), into y; false when the ISA does not repack this type.
+bool packed_gemm(const TypeKernels& k, const std::vector<uint8_t>& w, int64_t rows, int64_t cols,
+                 const std::vector<uint8_t>& a, size_t arb, std::vector<float>& y, int64_t ldy, int n_tok) {
+  if (k.pack == nullptr) return false;
+  const size_t wrb = w.size() / static_cast<size_t>(rows);
+  const int64_t groups = (rows + 3) / 4;
+  std::vector<uint8_t> packed(static_cast<size_t>(groups * 4) * wrb, 0xa5);  // 0xa5: padding must be written
+  k.pack(w.data(), wrb, rows, cols, 0, groups, packed.data());
+  k.gemm_packed(packed.data(), wrb, a.data(), arb, y.data(), ldy, 0, rows, n_tok, cols);
+  return true;
+}
+
+// The ISA's gemm against the reference on random data, and (where the ISA repacks the type) its packed gemm too.
 void compare(const KernelTable& ref, const KernelTable& isa, QType type, int64_t rows, int64_t cols, int n_tok,
              std::mt19937& rng) {
   const std::vector<uint8_t> w = random_weights(rng, type, rows, cols);
@@ -64,32 +106,13 @@ void compare(const KernelTable& ref, const KernelTable& isa, QType type, int64_t
   const std::vector<uint8_t> a =
       make_act(ref, rk->act, random_floats(rng, static_cast<size_t>(cols * n_tok)), cols, n_tok, arb);
   const int64_t ldy = rows + 3;  // a stride wider than the rows, to catch stride mix-ups
-  std::vector<float> want(static_cast<size_t>(ldy * n_tok), -1.0f), got(want);
+  std::vector<float> want(static_cast<size_t>(ldy * n_tok), -1.0f), got(want), packed(want);
   rk->gemm(w.data(), wrb, a.data(), arb, want.data(), ldy, 0, rows, n_tok, cols);
   ik->gemm(w.data(), wrb, a.data(), arb, got.data(), ldy, 0, rows, n_tok, cols);
   const bool exact = rk->act != QType::F32 && sums_in_reference_order(isa.isa, type, n_tok);
-  const std::vector<double> wabs = abs_weights(type, w.data(), rows, cols);
-  std::vector<float> ad(static_cast<size_t>(cols));
-  for (int t = 0; t < n_tok; ++t) {
-    dequantize_row(rk->act, a.data() + t * arb, ad.data(), cols);
-    for (int64_t r = 0; r < ldy; ++r) {
-      const size_t i = static_cast<size_t>(t * ldy + r);
-      if (r >= rows) {
-        ASSERT_EQ(got[i], -1.0f) << "wrote outside the rows";
-        continue;
-      }
-      if (exact) {
-        ASSERT_EQ(got[i], want[i]) << isa.isa << " " << qtype_name(type) << " rows=" << rows << " cols=" << cols
-                                   << " n_tok=" << n_tok << " at r=" << r << " t=" << t;
-        continue;
-      }
-      double mag = 0;
-      for (int64_t c = 0; c < cols; ++c)
-        mag += wabs[static_cast<size_t>(r * cols + c)] * std::fabs(static_cast<double>(ad[c]));
-      ASSERT_NEAR(got[i], want[i], kRelTol * mag + 1e-30) << qtype_name(type) << " rows=" << rows << " cols=" << cols
-                                                          << " n_tok=" << n_tok << " at r=" << r << " t=" << t;
-    }
-  }
+  check(isa, type, rk->act, w, a, arb, rows, cols, n_tok, ldy, want, got, exact, "");
+  if (packed_gemm(*ik, w, rows, cols, a, arb, packed, ldy, n_tok))
+    check(isa, type, rk->act, w, a, arb, rows, cols, n_tok, ldy, want, packed, false, "packed ");
 }
 
 class GemmTest : public testing::TestWithParam<std::string> {};
@@ -236,6 +259,9 @@ TEST_P(GemmTest, IntegerSumsAreExact) {
       rk->gemm(w.data(), wrb, a.data(), arb, want.data(), rows, 0, rows, n_tok, cols);
       ik->gemm(w.data(), wrb, a.data(), arb, got.data(), rows, 0, rows, n_tok, cols);
       ASSERT_EQ(want, got) << qtype_name(type) << " cols=" << cols << " n_tok=" << n_tok;
+      if (packed_gemm(*ik, w, rows, cols, a, arb, got, rows, n_tok)) {
+        ASSERT_EQ(want, got) << "packed " << qtype_name(type) << " cols=" << cols << " n_tok=" << n_tok;
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
 // The engine against reference outputs computed by llama.cpp on the same files (../shared/fixtures/README.md):
 // logits of 32 tokens decoded as one batch, and 32 greedy ids decoded one at a time after an 8-token prefix,
-// for every fixture model, every ISA this machine runs, and 1 or 2 threads.
+// for every fixture model, every ISA this machine runs, and 1 or 2 threads; the weights repacked at load where the
+// ISA does that, as the CPU backend loads them.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -88,6 +89,7 @@ class FixtureTest : public ::testing::TestWithParam<Case> {
     // 24 < 32: the batch splits into 24 tokens (prefill kernels) and 8 (decode tiles).
     model_ = std::make_unique<Model>(*gguf_, 24);
     pool_ = std::make_unique<rkchat::kernels::ThreadPool>(GetParam().threads);
+    model_->repack_weights(*pool_);  // as the CPU backend loads it: NEON reads Q8_0/Q4_0/Q4_1 repacked
     tokens_ = read_ids(fixtures_dir() / "tokens.txt");
   }
 

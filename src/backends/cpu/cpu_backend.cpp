@@ -108,6 +108,11 @@ class CpuBackend final : public Backend, public Stepper {
                   "); open a smaller context");
     }
     pool_ = std::make_unique<kernels::ThreadPool>(threads, kernels::host_cores().first(threads));
+    try {
+      model_->repack_weights(*pool_);  // NEON: Q8_0/Q4_0/Q4_1 in 4-row groups; the file pages are let go
+    } catch (const std::bad_alloc&) {
+      throw Error("no memory to repack the weights (" + cpu::size_text(model_->weights().bytes) + ")");
+    }
     slot_used_.assign(static_cast<size_t>(cache_->n_seq()), false);
     fill_info(o, n_ctx);
     file_->drop_metadata();  // all read: the weights point into the mapping, which stays

@@ -1,0 +1,242 @@
+// Internal to arm_neon_base.cpp and arm_neon_dot.cpp, after arm_neon_gemm.h: the gemm of Q8_0 / Q4_0 / Q4_1
+// weights repacked at load into Layout::rows4 (repack.h), written once over a primitive that each file supplies.
+//
+// Main idea: lane i of a vector is row i of a 4-row group. Dot::rows4 takes the 8 quant vectors of a group's block
+// (vector j: chunk j of the 4 rows, chunk = 4 elements) and one token's block, and returns the 4 rows' exact
+// int32 sums in one vector (sdot by element: 8 instructions; plain NEON: widening multiplies of each chunk by that
+// chunk of x repeated in every lane, 24 instructions). One convert and one fma then serve 4 rows, with the 4 scales
+// loaded and converted together. Decode (1 token) runs 2 groups (8 rows) per tile, so a token's block is loaded
+// once per 8 rows; batches run 1 group x up to Dot::kTokens tokens, so a block's weights are loaded once for them
+// (with the dot product, batches of 8 tokens or more go to arm_neon_dot_rows.cpp, which reads this layout too).
+// No pack step at run time (row_tiles.h packs each tile per call): the layout is already what the kernel reads.
+//
+// Float order: per (row, token), float(exact block sum) * (d_w * d_x) added by fma block after block (Q4_1: then
+// m * s), for up to 4 tokens (as arm_neon_gemv.h); larger batches sum the even and odd chunks apart (as
+// arm_neon_dot_rows.cpp). Not the 8 lanes of ref_lanes.h: the tests hold it to a rounding tolerance.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "kernels/arm_neon_gemm.h"
+#include "kernels/repack.h"
+
+namespace rkchat::kernels {
+namespace {
+
+// Loads that move p past what they read. GCC 12 issues the 16-byte loads of a group block one by one (ldur, with
+// an offset that is not a multiple of 16 once it has moved the pointer), which is as many instructions as the
+// sdot they feed: in pairs with post-increment, a Q8_0 block of 4 rows takes 5 loads instead of 9 and no add.
+// (volatile: it keeps them in order, so GCC does not hoist the loads of all groups and spill them.)
+RK_INLINE void load_pair(const uint8_t*& p, int8x16_t& a, int8x16_t& b) {
+  asm volatile("ldp %q0, %q1, [%2], #32" : "=w"(a), "=w"(b), "+r"(p) : "m"(*reinterpret_cast<const uint8_t(*)[32]>(p)));
+}
+RK_INLINE float32x4_t load_halves(const uint8_t*& p) {  // 4 fp16 as floats
+  float16x4_t h;
+  asm volatile("ldr %d0, [%1], #8" : "=w"(h), "+r"(p) : "m"(*reinterpret_cast<const uint8_t(*)[8]>(p)));
+  return vcvt_f32_f16(h);
+}
+
+// Packed formats: the group block, the activation block, and the 8 quant vectors of a group block (vector j pairs
+// with chunk j of the activations: j < 4 in elements 0..15, j >= 4 in 16..31), read at p, which moves past them.
+struct PQ8_0 {
+  using Block = BlockQ8_0x4;
+  static constexpr size_t kActBytes = sizeof(BlockQ8_0), kActQs = 2;
+  static constexpr float kUnit = 1.0f;  // what the integer sums count in
+  RK_INLINE static void quants(const uint8_t*& p, int8x16_t (&w)[8]) {
+    for (int j = 0; j < 8; j += 2) load_pair(p, w[j], w[j + 1]);
+  }
+};
+
+struct PQ4_0 {
+  using Block = BlockQ4_0x4;
+  static constexpr size_t kActBytes = sizeof(BlockQ8_0), kActQs = 2;
+  static constexpr float kUnit = 1.0f / 16;  // 16 (q - 8) from the XOR-ed nibbles
+  RK_INLINE static void quants(const uint8_t*& p, int8x16_t (&w)[8]) {
+    int8x16_t v[4];
+    load_pair(p, v[0], v[1]);
+    load_pair(p, v[2], v[3]);
+    for (int k = 0; k < 4; ++k) {
+      w[k] = vshlq_n_s8(v[k], 4);
+      w[k + 4] = vreinterpretq_s8_u8(vandq_u8(vreinterpretq_u8_s8(v[k]), vdupq_n_u8(0xf0)));
+    }
+  }
+};
+
+struct PQ4_1 {
+  using Block = BlockQ4_1x4;
+  static constexpr size_t kActBytes = sizeof(BlockQ8_1), kActQs = 4;
+  static constexpr float kUnit = 1.0f;
+  RK_INLINE static void quants(const uint8_t*& p, int8x16_t (&w)[8]) {
+    int8x16_t v[4];
+    load_pair(p, v[0], v[1]);
+    load_pair(p, v[2], v[3]);
+    for (int k = 0; k < 4; ++k) {
+      const uint8x16_t u = vreinterpretq_u8_s8(v[k]);
+      w[k] = vreinterpretq_s8_u8(vandq_u8(u, vdupq_n_u8(0x0f)));
+      w[k + 4] = vreinterpretq_s8_u8(vshrq_n_u8(u, 4));
+    }
+  }
+};
+
+template <class P>
+constexpr bool kHasMin = std::is_same_v<P, PQ4_1>;
+
+// Dot: struct X (one token's block as the primitive wants it); static X prepare(int8x16_t lo, int8x16_t hi);
+// static int32x4_t rows4(const int8x16_t (&w)[8], const X& x): lane i = row i's sum over the block; static void
+// halves(w, x, int32x4_t& even, int32x4_t& odd): the same over the even and the odd chunks apart; and static
+// constexpr int kTokens, the most tokens a batch tile holds.
+template <class Dot, class P>
+struct PackedGemm {
+  using Block = typename P::Block;
+
+  // The first n (of 4) rows of v to y.
+  RK_INLINE static void store_rows(float32x4_t v, float* y, int n) {
+    if (n >= 4) return vst1q_f32(y, v);
+    float out[4];
+    vst1q_f32(out, v);
+    for (int i = 0; i < n; ++i) y[i] = out[i];
+  }
+
+  // One token's block of activations, as Dot wants it.
+  RK_INLINE static typename Dot::X token(const uint8_t* a) {
+    const auto* q = reinterpret_cast<const int8_t*>(a + P::kActQs);
+    return Dot::prepare(vld1q_s8(q), vld1q_s8(q + 16));
+  }
+
+  // One group's block, read at p (which moves on to the next).
+  struct GroupBlock {
+    int8x16_t w[8];
+    float32x4_t d, mins;
+    RK_INLINE explicit GroupBlock(const uint8_t*& p) {
+      P::quants(p, w);
+      d = load_halves(p);
+      if constexpr (kHasMin<P>) mins = load_halves(p);
+    }
+  };
+  struct Token {
+    typename Dot::X x;
+    float d, s;  // s: Q8_1's d * sum(q)
+    RK_INLINE explicit Token(const uint8_t* a)
+        : x(token(a)), d(half_at(a) * P::kUnit), s(kHasMin<P> ? half_at(a + 2) : 0.0f) {}
+  };
+  RK_INLINE static void add_one(const GroupBlock& g, const Token& t, float32x4_t& acc) {
+    acc = vfmaq_f32(acc, vcvtq_f32_s32(Dot::rows4(g.w, t.x)), vmulq_n_f32(g.d, t.d));
+    if constexpr (kHasMin<P>) acc = vfmaq_n_f32(acc, g.mins, t.s);
+  }
+
+  // Rows [r, r + 4G) x one token; stores the first m rows. blk: the first group's block 0. A block's sum at once
+  // (the float order of decode, arm_neon_gemv.h, so results equal those of the stored layout's kernels).
+  template <int G>
+  static void tile_one(const Block* blk, int64_t nb, const uint8_t* a, size_t /*arb*/, float* y, int64_t /*ldy*/,
+                       int m) {
+    float32x4_t acc[G][1];
+    const uint8_t* p[G];  // p[k] walks group k's blocks
+    for (int k = 0; k < G; ++k) {
+      acc[k][0] = vdupq_n_f32(0.0f);
+      p[k] = reinterpret_cast<const uint8_t*>(blk + k * nb);
+    }
+    for (int64_t b = 0; b < nb; ++b, a += P::kActBytes) {
+      const Token x(a);
+      for (int k = 0; k < G; ++k) add_one(GroupBlock(p[k]), x, acc[k][0]);
+    }
+    for (int k = 0; k < G; ++k) store_rows(acc[k][0], y + 4 * k, m - 4 * k);
+  }
+
+  // Rows [r, r + 4) x tokens [t, t + N); stores the first m rows. Halves: the even and odd chunks add up apart (the
+  // float order of the prefill kernels, arm_neon_dot_rows.cpp), else as tile_one: results equal those of the stored
+  // layout's kernels.
+  template <int N, bool Halves>
+  static void tile(const Block* blk, int64_t nb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int m) {
+    float32x4_t even[N], odd[N];
+    for (int j = 0; j < N; ++j) even[j] = odd[j] = vdupq_n_f32(0.0f);
+    const auto* p = reinterpret_cast<const uint8_t*>(blk);
+    for (int64_t b = 0; b < nb; ++b, a += P::kActBytes) {
+      int8x16_t w[8];
+      P::quants(p, w);
+      const float32x4_t d = load_halves(p);
+      float32x4_t mins = d;
+      if constexpr (kHasMin<P>) mins = load_halves(p);
+      for (int j = 0; j < N; ++j) {
+        const uint8_t* t = a + j * arb;
+        const typename Dot::X x = token(t);
+        const float32x4_t dd = vmulq_n_f32(d, half_at(t) * P::kUnit);
+        if constexpr (Halves) {
+          int32x4_t e, o;
+          Dot::halves(w, x, e, o);
+          even[j] = vfmaq_f32(even[j], vcvtq_f32_s32(e), dd);
+          odd[j] = vfmaq_f32(odd[j], vcvtq_f32_s32(o), dd);
+        } else {
+          even[j] = vfmaq_f32(even[j], vcvtq_f32_s32(Dot::rows4(w, x)), dd);
+        }
+        if constexpr (kHasMin<P>) even[j] = vfmaq_n_f32(even[j], mins, half_at(t + 2));
+      }
+    }
+    for (int j = 0; j < N; ++j) store_rows(Halves ? vaddq_f32(even[j], odd[j]) : even[j], y + j * ldy, m);
+  }
+
+  template <bool Halves, size_t... I>
+  static constexpr auto batch_tiles(std::index_sequence<I...>) {
+    return std::array{&tile<static_cast<int>(I) + 1, Halves>...};
+  }
+
+  // Batches: tiles of one group x up to kTokens tokens (kDecodeTokens at most in decode's float order).
+  static constexpr int kDecodeTokens = 4;
+  template <size_t T>
+  using Tiles = std::array<void (*)(const Block*, int64_t, const uint8_t*, size_t, float*, int64_t, int), T>;
+  template <size_t T>
+  static void batch(const Tiles<T>& tiles, const Block* groups, int64_t nb, const uint8_t* a, size_t arb, float* y,
+                    int64_t ldy, int64_t r0, int64_t r1, int n_tok) {
+    for (int64_t r = r0; r < r1; r += kGroupRows) {
+      const Block* blk = groups + r / kGroupRows * nb;
+      const int m = static_cast<int>(std::min<int64_t>(r1 - r, kGroupRows));
+      for (int t = 0; t < n_tok; t += static_cast<int>(T)) {
+        const int n = std::min(n_tok - t, static_cast<int>(T));
+        tiles[static_cast<size_t>(n - 1)](blk, nb, a + t * arb, arb, y + t * ldy + r, ldy, m);
+      }
+    }
+  }
+
+  // TypeKernels::gemm_packed: w is the packed matrix, r0 a multiple of 4. One token: tiles of 2 groups, so the
+  // token's block is loaded once per 8 rows (4 groups spill on GCC 12 and cost more per row).
+  static void gemm(const uint8_t* w, size_t /*w_row_bytes: the groups' stride follows from nb*/, const uint8_t* a,
+                   size_t arb, float* y, int64_t ldy, int64_t r0, int64_t r1, int n_tok, int64_t cols) {
+    const int64_t nb = cols / QK8_0;
+    const auto* groups = reinterpret_cast<const Block*>(w);
+    static constexpr auto kDecode = batch_tiles<false>(std::make_index_sequence<kDecodeTokens>{});
+    static constexpr auto kPrefill = batch_tiles<true>(std::make_index_sequence<Dot::kTokens>{});
+    if (n_tok > kDecodeTokens) return batch(kPrefill, groups, nb, a, arb, y, ldy, r0, r1, n_tok);
+    if (n_tok > 1) return batch(kDecode, groups, nb, a, arb, y, ldy, r0, r1, n_tok);
+    for (int64_t r = r0; r < r1; r += 2 * kGroupRows) {
+      const int m = static_cast<int>(std::min<int64_t>(r1 - r, 2 * kGroupRows));
+      const Block* blk = groups + r / kGroupRows * nb;
+      if (m > kGroupRows) {
+        tile_one<2>(blk, nb, a, arb, y + r, ldy, m);
+      } else {
+        tile_one<1>(blk, nb, a, arb, y + r, ldy, m);
+      }
+    }
+  }
+};
+
+// The repack of Layout::rows4 for the three formats, with the kernels that read it.
+template <class Dot>
+void fill_neon_packed(KernelTable& t) {
+  const std::array<std::tuple<TypeKernels*, decltype(TypeKernels::pack), decltype(TypeKernels::gemm)>, 3> entries{{
+      {&t.q8_0, pack_rows4_q8_0, PackedGemm<Dot, PQ8_0>::gemm},
+      {&t.q4_0, pack_rows4_q4_0, PackedGemm<Dot, PQ4_0>::gemm},
+      {&t.q4_1, pack_rows4_q4_1, PackedGemm<Dot, PQ4_1>::gemm},
+  }};
+  for (const auto& [k, pack, gemm] : entries) {
+    k->packed = Layout::rows4;
+    k->pack = pack;
+    k->gemm_packed = gemm;
+  }
+}
+
+}  // namespace
+}  // namespace rkchat::kernels

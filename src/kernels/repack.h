@@ -1,0 +1,53 @@
+// Internal to src/kernels: the blocks of Layout::rows4, the load-time repack of Q8_0 / Q4_0 / Q4_1 that the NEON
+// kernels read (arm_neon_packed.h), and its scalar packer.
+//
+// Main idea: decode reads every weight once, so the cost per weight block is what counts. In the stored layout a
+// kernel gathers each row's scale and folds each row's sums apart. Here 4 rows share a block: their 4 scales lie
+// together (one load, one convert) and their quants are interleaved in 4-byte chunks, chunk c of rows 0..3 in 16
+// bytes: a by-element sdot of those 16 bytes with chunk c of the activations adds row i's products into lane i,
+// so the 4 rows' sums come out in one vector without a horizontal add. A group's block has the size of the 4
+// stored blocks, so the repacked matrix takes the bytes of the stored one (plus the last group's missing rows,
+// zeros: scale 0, so they add nothing).
+//
+// Q4_0's nibbles are stored XOR 0x88, i.e. as 4-bit two's complement of q - 8: shifting a byte left by 4 (low
+// nibble) or masking it with 0xf0 (high nibble) gives 16 (q - 8) as a signed byte, with no subtraction; the
+// kernels take the 16 out of the activation scale (exactly: a power of two).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/quant_blocks.h"
+
+namespace rkchat::kernels {
+
+constexpr int kGroupRows = 4;  // rows of a Layout::rows4 group
+
+// Element e of row i lies in chunk e / 4 (Q4: of its nibble half, e % 16 / 4), at byte (chunk * 4 + i) * 4 + e % 4.
+// The quants come first: the kernels' 16-byte loads then sit at multiples of 16 from the block (so they pair up).
+struct BlockQ8_0x4 {
+  int8_t qs[kGroupRows * QK8_0];
+  fp16_t d[kGroupRows];
+};
+struct BlockQ4_0x4 {
+  uint8_t qs[kGroupRows * QK4_0 / 2];  // stored byte ^ 0x88
+  fp16_t d[kGroupRows];
+};
+struct BlockQ4_1x4 {
+  uint8_t qs[kGroupRows * QK4_1 / 2];
+  fp16_t d[kGroupRows];
+  fp16_t m[kGroupRows];
+};
+static_assert(sizeof(BlockQ8_0x4) == kGroupRows * sizeof(BlockQ8_0));
+static_assert(sizeof(BlockQ4_0x4) == kGroupRows * sizeof(BlockQ4_0));
+static_assert(sizeof(BlockQ4_1x4) == kGroupRows * sizeof(BlockQ4_1));
+
+// TypeKernels::pack for Layout::rows4 (scalar: a copy of 4-byte chunks, memory-bound anyway).
+void pack_rows4_q8_0(const uint8_t* w, size_t w_row_bytes, int64_t rows, int64_t cols, int64_t g0, int64_t g1,
+                     uint8_t* dst);
+void pack_rows4_q4_0(const uint8_t* w, size_t w_row_bytes, int64_t rows, int64_t cols, int64_t g0, int64_t g1,
+                     uint8_t* dst);
+void pack_rows4_q4_1(const uint8_t* w, size_t w_row_bytes, int64_t rows, int64_t cols, int64_t g0, int64_t g1,
+                     uint8_t* dst);
+
+}  // namespace rkchat::kernels
