@@ -44,9 +44,11 @@ enum class QType : uint32_t {
 
 // How a matrix's blocks lie in memory.
 enum class Layout : uint8_t {
-  rows,   // as GGUF stores them: row r starts at data + r * row_bytes
-  rows4,  // Q8_0/Q4_0/Q4_1 repacked in groups of 4 rows (repack.h): group g starts at data + g * 4 * row_bytes,
-          // and its block b holds the 4 rows' scales, then their quants interleaved in 4-byte chunks
+  rows,    // as GGUF stores them: row r starts at data + r * row_bytes
+  rows4,   // Q8_0/Q4_0/Q4_1 repacked in groups of 4 rows (repack.h): group g starts at data + g * 4 * row_bytes,
+           // and its block b holds the 4 rows' scales, then their quants interleaved in 4-byte chunks
+  rows16,  // Q8_0/Q4_0/Q4_1 repacked in tiles of 16 rows (repack.h), each tile_bytes(row_bytes) long: the quants of
+           // all blocks in 64-byte chunks (4 bytes of each of the 16 rows), then the scales, then the mins
 };
 
 // A weight matrix [rows, cols]. row_bytes is the bytes of one row as stored, whatever the layout.

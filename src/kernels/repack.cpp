@@ -81,6 +81,32 @@ struct Rows4 {
   }
 };
 
+// Layout::rows16's row r, unpacked to stored blocks (the kernels pack; this reads what they wrote).
+template <class B, uint8_t Xor>
+struct Tiles16 {
+  static constexpr int kChunks = sizeof(B::qs) / 4;
+  static constexpr bool kHasMin = sizeof(B) > sizeof(B::d) + sizeof(B::qs);
+
+  static void unpack_row(const uint8_t* packed, int64_t r, int64_t cols, size_t wrb, uint8_t* dst) {
+    const int64_t nb = cols / QK8_0;
+    const uint8_t* tile = packed + static_cast<size_t>(r / kTileRows) * tile16_bytes(wrb);
+    const auto i = static_cast<size_t>(r % kTileRows);
+    const uint8_t* scales = tile + nb * kTileRows * sizeof(B::qs);
+    auto* out = reinterpret_cast<B*>(dst);
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int c = 0; c < kChunks; ++c) {
+        const uint8_t* chunk = tile + (b * kChunks + c) * 64 + 4 * i;
+        for (int k = 0; k < 4; ++k) {
+          const auto q = static_cast<uint8_t>(chunk[k] ^ Xor);
+          std::memcpy(&out[b].qs[c * 4 + k], &q, 1);
+        }
+      }
+      std::memcpy(&out[b].d, scales + (b * kTileRows + static_cast<int64_t>(i)) * 2, 2);
+      if constexpr (kHasMin) std::memcpy(&out[b].m, scales + ((nb + b) * kTileRows + static_cast<int64_t>(i)) * 2, 2);
+    }
+  }
+};
+
 using Q8_0x4 = Rows4<BlockQ8_0, BlockQ8_0x4, 0x00>;
 using Q4_0x4 = Rows4<BlockQ4_0, BlockQ4_0x4, 0x88>;
 using Q4_1x4 = Rows4<BlockQ4_1, BlockQ4_1x4, 0x00>;
@@ -103,9 +129,35 @@ bool with_rows4(QType type, F&& f) {
   }
 }
 
-int64_t groups_of(int64_t rows) { return (rows + kGroupRows - 1) / kGroupRows; }
+// Row r of a Layout::rows16 matrix as stored blocks; false when the type has no such layout.
+bool unpack_row16(const Matrix& w, int64_t r, uint8_t* dst) {
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  switch (w.type) {
+    case QType::Q8_0:
+      Tiles16<BlockQ8_0, 0x80>::unpack_row(data, r, w.cols, w.row_bytes, dst);
+      return true;
+    case QType::Q4_0:
+      Tiles16<BlockQ4_0, 0x00>::unpack_row(data, r, w.cols, w.row_bytes, dst);
+      return true;
+    case QType::Q4_1:
+      Tiles16<BlockQ4_1, 0x00>::unpack_row(data, r, w.cols, w.row_bytes, dst);
+      return true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace
+
+int64_t packed_groups(Layout layout, int64_t rows) {
+  const int64_t g = layout == Layout::rows16 ? kTileRows : kGroupRows;
+  return (rows + g - 1) / g;
+}
+
+size_t packed_bytes(Layout layout, size_t row_bytes, int64_t rows) {
+  const auto groups = static_cast<size_t>(packed_groups(layout, rows));
+  return layout == Layout::rows16 ? groups * tile16_bytes(row_bytes) : groups * kGroupRows * row_bytes;
+}
 
 void pack_rows4_q8_0(const uint8_t* w, size_t wrb, int64_t rows, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
   Q8_0x4::pack(w, wrb, rows, cols, g0, g1, dst);
@@ -134,8 +186,9 @@ void dequantize_matrix_row(const Matrix& w, int64_t r, float* dst) {
                           w.cols);
   thread_local Workspace row;
   auto* buf = static_cast<uint8_t*>(row.get(w.row_bytes));
-  const bool known =
-      with_rows4(w.type, [&](auto k) { k.unpack_row(static_cast<const uint8_t*>(w.data), r, w.cols, buf); });
+  const bool known = w.layout == Layout::rows16 ? unpack_row16(w, r, buf) : with_rows4(w.type, [&](auto k) {
+    k.unpack_row(static_cast<const uint8_t*>(w.data), r, w.cols, buf);
+  });
   if (!known) throw std::invalid_argument(std::string("dequantize_matrix_row: no packed ") + qtype_name(w.type));
   dequantize_row(w.type, buf, dst, w.cols);
 }
@@ -143,7 +196,7 @@ void dequantize_matrix_row(const Matrix& w, int64_t r, float* dst) {
 size_t packed_bytes(const Matrix& w) {
   const TypeKernels* k = kernel_table().for_type(w.type);
   if (k == nullptr || k->pack == nullptr || w.layout != Layout::rows || w.rows == 0) return 0;
-  return static_cast<size_t>(groups_of(w.rows) * kGroupRows) * qtype_row_bytes(w.type, w.cols);
+  return packed_bytes(k->packed, qtype_row_bytes(w.type, w.cols), w.rows);
 }
 
 Matrix pack_matrix(const Matrix& w, void* dst, ThreadPool& pool) {
@@ -152,7 +205,7 @@ Matrix pack_matrix(const Matrix& w, void* dst, ThreadPool& pool) {
     throw std::invalid_argument(std::string("pack_matrix: no repack for ") + qtype_name(w.type));
   const auto* src = static_cast<const uint8_t*>(w.data);
   auto* out = static_cast<uint8_t*>(dst);
-  pool.parallel_for(groups_of(w.rows),
+  pool.parallel_for(packed_groups(k->packed, w.rows),
                     [&](int64_t g0, int64_t g1, int) { k->pack(src, w.row_bytes, w.rows, w.cols, g0, g1, out); });
   Matrix p = w;
   p.data = dst;

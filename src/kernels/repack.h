@@ -1,5 +1,6 @@
-// Internal to src/kernels: the blocks of Layout::rows4, the load-time repack of Q8_0 / Q4_0 / Q4_1 that the NEON
-// kernels read (arm_neon_packed.h), and its scalar packer.
+// Internal to src/kernels: the load-time repacks of Q8_0 / Q4_0 / Q4_1: the blocks of Layout::rows4 that the NEON
+// kernels read (arm_neon_packed.h) and its scalar packer, and the size of Layout::rows16's tiles, which the
+// AVX-512 VNNI kernels read (x86_avx512vnni_rows.cpp, whose comment explains that layout).
 //
 // Main idea: decode reads every weight once, so the cost per weight block is what counts. In the stored layout a
 // kernel gathers each row's scale and folds each row's sums apart. Here 4 rows share a block: their 4 scales lie
@@ -17,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
 
 namespace rkchat::kernels {
@@ -41,6 +43,15 @@ struct BlockQ4_1x4 {
 static_assert(sizeof(BlockQ8_0x4) == kGroupRows * sizeof(BlockQ8_0));
 static_assert(sizeof(BlockQ4_0x4) == kGroupRows * sizeof(BlockQ4_0));
 static_assert(sizeof(BlockQ4_1x4) == kGroupRows * sizeof(BlockQ4_1));
+
+// Layout::rows16: 16 rows per tile, each tile starting a multiple of 64 bytes from the matrix (the kernels' loads
+// then do not cross cache lines); the last tile's missing rows are zeros.
+constexpr int kTileRows = 16;
+inline size_t tile16_bytes(size_t row_bytes) { return (kTileRows * row_bytes + 63) / 64 * 64; }
+
+// The groups (rows4) or tiles (rows16) of a packed matrix of `rows` rows, and its bytes.
+int64_t packed_groups(Layout layout, int64_t rows);
+size_t packed_bytes(Layout layout, size_t row_bytes, int64_t rows);
 
 // TypeKernels::pack for Layout::rows4 (scalar: a copy of 4-byte chunks, memory-bound anyway).
 void pack_rows4_q8_0(const uint8_t* w, size_t w_row_bytes, int64_t rows, int64_t cols, int64_t g0, int64_t g1,

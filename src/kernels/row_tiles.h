@@ -30,6 +30,17 @@ constexpr auto make_tiles(std::index_sequence<I...>) {
   return std::array<Fn, sizeof...(I)>{&K::template tile<static_cast<int>(I) + 1>...};
 }
 
+// All n_tok tokens of one packed row tile, kTokens at a time: y[t * ldy + i] for row i of the tile.
+template <class K>
+void tokens(const typename K::Packed* packed, int64_t nb, const uint8_t* a, size_t arb, const typename K::Act* act,
+            float* y, int64_t ldy, int n_tok) {
+  static constexpr auto kTiles = make_tiles<K>(std::make_index_sequence<K::kTokens>{});
+  for (int t = 0; t < n_tok; t += K::kTokens) {
+    const int n = n_tok - t < K::kTokens ? n_tok - t : K::kTokens;
+    kTiles[static_cast<size_t>(n - 1)](packed, nb, a + t * arb, arb, act + t * nb, y + t * ldy, ldy);
+  }
+}
+
 template <class K>
 struct Gemm {
   static inline decltype(TypeKernels::gemm) fallback = nullptr;  // set by wrap
@@ -37,7 +48,6 @@ struct Gemm {
   // Full row tiles of rows [r0, r1) for all n_tok tokens.
   static void full_tiles(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
                          int64_t r1, int n_tok, int64_t nb) {
-    static constexpr auto kTiles = make_tiles<K>(std::make_index_sequence<K::kTokens>{});
     thread_local Workspace pack_scratch, act_scratch;
     auto* packed =
         static_cast<typename K::Packed*>(pack_scratch.get(static_cast<size_t>(nb) * sizeof(typename K::Packed)));
@@ -46,10 +56,7 @@ struct Gemm {
     for (int t = 0; t < n_tok; ++t) K::prepare(a + t * arb, nb, act + t * nb);
     for (int64_t r = r0; r < r1; r += K::kLanes) {
       K::pack(w + r * wrb, wrb, nb, packed);
-      for (int t = 0; t < n_tok; t += K::kTokens) {
-        const int n = n_tok - t < K::kTokens ? n_tok - t : K::kTokens;
-        kTiles[static_cast<size_t>(n - 1)](packed, nb, a + t * arb, arb, act + t * nb, y + t * ldy + r, ldy);
-      }
+      tokens<K>(packed, nb, a, arb, act, y + r, ldy, n_tok);
     }
   }
 

@@ -180,6 +180,7 @@ void gemm_q8_0(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float
 void fill_amx(KernelTable& t) {
   g_fallback = t.q8_0.gemm;
   t.q8_0.gemm = gemm_q8_0;
+  t.q8_0.pack = nullptr;  // the AMX tiles read Q8_0 as stored, so it is not repacked at load
 }
 
 }  // namespace rkchat::kernels

@@ -19,12 +19,15 @@
 // round it to the other value than llama.cpp and land the logits at 5.1-5.2e-3 (bound 5e-3); this split gives 7e-8.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/repack.h"
 #include "kernels/row_tiles.h"
 #include "kernels/x86_avx512_lanes.h"
 
@@ -38,36 +41,69 @@ constexpr int kChunks = QK8_0 / 4;  // 4-quant chunks per block: one vpdpbusd ea
 
 // Per (token, block): the start values that cancel the weights' unsigned offset in the even and odd chunk sums,
 // the activation scale and (Q8_1) d * sum(q).
+// 16 fp16 values as floats.
+RK_INLINE __m512 halves(const fp16_t* h) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+}
+
+// The fp16 value at p + each lane's offset, stored as 16 halves at dst.
+RK_INLINE void store_halves(__m512i offsets, const uint8_t* p, fp16_t* dst) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi32_epi16(_mm512_i32gather_epi32(offsets, p, 1)));
+}
+
 struct ActBlock {
   int32_t base[2];
   float d, s;
 };
 
-// Weight formats: block layout, how a block's 8 chunks of 16 rows become unsigned bytes, the unsigned offset
-// (Q8_0: +128 by xor; Q4_0: nibbles stored as q + 8; Q4_1: none, its min is separate) and the activation format.
+// A 16-row tile in the layout the kernel reads: first the quants of all its nb blocks, block b's chunk c of rows
+// 0..15 in the 64 bytes at (b * chunks + c) * 64 (row i's 4 bytes at 4 * i), then the nb blocks' 16 scales, then
+// (Q4_1) their 16 mins. Quants apart from scales keep every 64-byte load aligned. It takes the bytes of the 16 x nb
+// stored blocks; Block16 is one block's share of them (what row_tiles.h allocates per block).
+template <size_t QsBytes, bool HasMin>
+struct Block16 {
+  uint8_t bytes[16 * QsBytes + (HasMin ? 64 : 32)];
+};
+
+// Where the parts of a tile of nb blocks start.
+template <size_t QsBytes>
+struct Tile16 {
+  uint8_t* qs;
+  fp16_t* d;
+  fp16_t* m;
+  Tile16(const void* base, int64_t nb)
+      : qs(static_cast<uint8_t*>(const_cast<void*>(base))),
+        d(reinterpret_cast<fp16_t*>(qs + nb * 16 * QsBytes)),
+        m(d + nb * 16) {}
+};
+
+// Weight formats: block layout, how a stored block's quant bytes become the tile's (Q8_0: +128 by xor, so
+// vpdpbusd reads them unsigned; Q4: nibble pairs as stored, split in the kernel), the unsigned offset the
+// activation sums cancel (Q8_0: 128; Q4_0: 8; Q4_1: none, its min is separate) and the activation format.
 struct WQ8_0 {
-  static constexpr size_t kBytes = sizeof(BlockQ8_0), kQs = offsetof(BlockQ8_0, qs);
+  static constexpr size_t kBytes = sizeof(BlockQ8_0), kQs = offsetof(BlockQ8_0, qs), kQsBytes = QK8_0;
   static constexpr int kOffset = 128;
   static constexpr bool kHasMin = false;
   static constexpr size_t kActBytes = sizeof(BlockQ8_0), kActQs = offsetof(BlockQ8_0, qs);
-  RK_INLINE static void chunks(__m512i rows, const uint8_t* qs, __m512i* out) {
-    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-    for (int c = 0; c < kChunks; ++c) out[c] = _mm512_xor_si512(_mm512_i32gather_epi32(rows, qs + 4 * c, 1), flip);
+  static constexpr uint8_t kXor = 0x80;
+  RK_INLINE static void chunks(const uint8_t* qs, __m512i* out) {
+    for (int c = 0; c < kChunks; ++c) out[c] = _mm512_loadu_si512(qs + 64 * c);
   }
 };
 
 // Q4_0 (Offset 8, with Q8_0 activations) and Q4_1 (no offset: a min per block, with Q8_1 activations).
 template <class Block, class Act, int Offset>
 struct WQ4 {
-  static constexpr size_t kBytes = sizeof(Block), kQs = offsetof(Block, qs);
+  static constexpr size_t kBytes = sizeof(Block), kQs = offsetof(Block, qs), kQsBytes = QK4_0 / 2;
   static constexpr int kOffset = Offset;
   static constexpr bool kHasMin = Offset == 0;
   static constexpr size_t kActBytes = sizeof(Act), kActQs = offsetof(Act, qs);
+  static constexpr uint8_t kXor = 0;
   // Chunk c < 4 is the low nibbles of bytes 4c..4c+3, chunk c + 4 their high nibbles.
-  RK_INLINE static void chunks(__m512i rows, const uint8_t* qs, __m512i* out) {
+  RK_INLINE static void chunks(const uint8_t* qs, __m512i* out) {
     const __m512i mask = _mm512_set1_epi8(0x0f);
     for (int c = 0; c < kChunks / 2; ++c) {
-      const __m512i v = _mm512_i32gather_epi32(rows, qs + 4 * c, 1);
+      const __m512i v = _mm512_loadu_si512(qs + 64 * c);
       out[c] = _mm512_and_si512(v, mask);
       out[c + kChunks / 2] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
     }
@@ -75,19 +111,6 @@ struct WQ4 {
 };
 using WQ4_0 = WQ4<BlockQ4_0, BlockQ8_0, 8>;
 using WQ4_1 = WQ4<BlockQ4_1, BlockQ8_1, 0>;
-
-struct NoMin {};
-struct Mins {
-  __m512 v;
-};
-
-// One block of a repacked 16-row tile: the chunks, the row scales and (Q4_1) the row mins.
-template <class W>
-struct PackedBlock {
-  __m512i chunk[kChunks];
-  __m512 d;
-  [[no_unique_address]] std::conditional_t<W::kHasMin, Mins, NoMin> m;
-};
 
 // The kernel type of row_tiles.h for weight format W.
 template <class W>
@@ -97,17 +120,22 @@ struct Rows {
   // prefill, 2 threads, against the tile kernel: 8 tokens 0.71x, 16 0.91x, 24 1.04x, 128 1.29x).
   static constexpr int kMinTokens = 24;
   static constexpr int kBlock = QK8_0;
-  using Packed = PackedBlock<W>;
+  using Packed = Block16<W::kQsBytes, W::kHasMin>;
+  using Tile = Tile16<W::kQsBytes>;
   using Act = ActBlock;
 
-  // Rows w.. of one tile, block by block: chunk c of the 16 rows gathered into one register.
+  // Rows w.. of one tile, block by block: 4-byte chunk c of the 16 rows gathered into one register.
   static void pack(const uint8_t* w, size_t wrb, int64_t nb, Packed* out) {
     const __m512i rows = lane_offsets(wrb);
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(W::kXor));
+    const Tile t(out, nb);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = w + b * W::kBytes;
-      W::chunks(rows, blk + W::kQs, out[b].chunk);
-      out[b].d = gather_half(rows, blk);
-      if constexpr (W::kHasMin) out[b].m.v = gather_half(rows, blk + 2);
+      uint8_t* qs = t.qs + b * 16 * W::kQsBytes;
+      for (size_t c = 0; c < W::kQsBytes / 4; ++c)
+        _mm512_storeu_si512(qs + 64 * c, _mm512_xor_si512(_mm512_i32gather_epi32(rows, blk + W::kQs + 4 * c, 1), flip));
+      store_halves(rows, blk, t.d + 16 * b);
+      if constexpr (W::kHasMin) store_halves(rows, blk + 2, t.m + 16 * b);
     }
   }
 
@@ -136,38 +164,108 @@ struct Rows {
     }
   }
 
+  // The quants of block b and its scales (past the tile's end: harmless, a prefetch never faults). The hardware
+  // prefetcher alone left the tile kernel waiting on its loads when a block's tokens take long (8 tokens of
+  // Qwen3-0.6B: the weights streamed at 9 GB/s of the 22 the machine gives).
+  static constexpr int64_t kAhead = 8;
+  RK_INLINE static void prefetch_block(const Tile& t, int64_t b) {
+    const uint8_t* q = t.qs + b * 16 * W::kQsBytes;
+    for (size_t o = 0; o < 16 * W::kQsBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(q + o), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(t.d + 16 * b), _MM_HINT_T0);
+    if constexpr (W::kHasMin) _mm_prefetch(reinterpret_cast<const char*>(t.m + 16 * b), _MM_HINT_T0);
+  }
+
   // y[t + j][r .. r + 16) for the N tokens t.. over every block: two float accumulators per token (even, odd
   // chunks), the tile's weights of one block in registers while the tokens pass.
   template <int N>
   static void tile(const Packed* packed, int64_t nb, const uint8_t* a, size_t arb, const Act* prep, float* y,
                    int64_t ldy) {
+    const Tile t(packed, nb);
     __m512 even[N], odd[N];
     for (int j = 0; j < N; ++j) even[j] = odd[j] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      const PackedBlock<W>& pb = packed[b];
+      prefetch_block(t, b + kAhead);
       __m512i w[kChunks];
-      for (int c = 0; c < kChunks; ++c) w[c] = _mm512_load_si512(&pb.chunk[c]);
+      W::chunks(t.qs + b * 16 * W::kQsBytes, w);
+      const __m512 dw = halves(t.d + 16 * b);
       for (int j = 0; j < N; ++j) {
         const uint8_t* x = a + static_cast<size_t>(j) * arb + b * W::kActBytes + W::kActQs;
         const ActBlock& p = prep[j * nb + b];
         __m512i e = _mm512_set1_epi32(p.base[0]), o = _mm512_set1_epi32(p.base[1]);
         for (int c = 0; c < kChunks; c += 2) {
-          e = _mm512_dpbusd_epi32(e, w[c], bcast4(x + 4 * c));
-          o = _mm512_dpbusd_epi32(o, w[c + 1], bcast4(x + 4 * c + 4));
+          e = dpbusd_bcast(e, w[c], x + 4 * c);
+          o = dpbusd_bcast(o, w[c + 1], x + 4 * c + 4);
         }
-        const __m512 d = _mm512_mul_ps(pb.d, _mm512_set1_ps(p.d));
+        const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(p.d));
         even[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(e), d, even[j]);
         odd[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(o), d, odd[j]);
-        if constexpr (W::kHasMin) even[j] = _mm512_fmadd_ps(pb.m.v, _mm512_set1_ps(p.s), even[j]);
+        if constexpr (W::kHasMin) even[j] = _mm512_fmadd_ps(halves(t.m + 16 * b), _mm512_set1_ps(p.s), even[j]);
       }
     }
     for (int j = 0; j < N; ++j) _mm512_storeu_ps(y + j * ldy, _mm512_add_ps(even[j], odd[j]));
   }
 };
 
+// Layout::rows16 (repack.h): the matrix packed once at load into the tiles above, each tile_bytes apart, so every
+// batch runs the tile kernel without a pack per call, decode included: a block of 16 rows costs 8 vpdpbusd with
+// broadcast activations and a handful of float ops, against the tile kernel's convert, scale and fma per row.
+template <class K>
+struct Packed16 {
+  // Tiles [g0, g1) of the stored matrix w; the last tile's missing rows are zeros (scale 0).
+  static void pack(const uint8_t* w, size_t wrb, int64_t rows, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
+    const int64_t nb = cols / K::kBlock;
+    for (int64_t g = g0; g < g1; ++g) {
+      auto* out = reinterpret_cast<typename K::Packed*>(dst + static_cast<size_t>(g) * tile16_bytes(wrb));
+      const int64_t r = g * kTileRows, n = std::min<int64_t>(kTileRows, rows - r);
+      if (n == kTileRows) {
+        K::pack(w + r * wrb, wrb, nb, out);
+        continue;
+      }
+      std::vector<uint8_t> edge(kTileRows * wrb, 0);
+      std::memcpy(edge.data(), w + r * wrb, static_cast<size_t>(n) * wrb);
+      K::pack(edge.data(), wrb, nb, out);
+    }
+  }
+
+  // gemm over rows [r0, r1) of a packed matrix (r0 a multiple of 16): whole tiles straight into y, the last
+  // partial tile through a scratch block.
+  static void gemm(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
+                   int64_t r1, int n_tok, int64_t cols) {
+    const int64_t nb = cols / K::kBlock;
+    thread_local Workspace act_scratch, edge_scratch;
+    auto* act =
+        static_cast<typename K::Act*>(act_scratch.get(static_cast<size_t>(nb * n_tok) * sizeof(typename K::Act)));
+    for (int t = 0; t < n_tok; ++t) K::prepare(a + t * arb, nb, act + t * nb);
+    for (int64_t r = r0; r < r1; r += kTileRows) {
+      const auto* tile =
+          reinterpret_cast<const typename K::Packed*>(w + static_cast<size_t>(r / kTileRows) * tile16_bytes(wrb));
+      if (r + kTileRows <= r1) {
+        row_tiles::tokens<K>(tile, nb, a, arb, act, y + r, ldy, n_tok);
+        continue;
+      }
+      auto* edge = static_cast<float*>(edge_scratch.get(static_cast<size_t>(kTileRows * n_tok) * sizeof(float)));
+      row_tiles::tokens<K>(tile, nb, a, arb, act, edge, kTileRows, n_tok);
+      for (int t = 0; t < n_tok; ++t)
+        std::memcpy(y + t * ldy + r, edge + t * kTileRows, static_cast<size_t>(r1 - r) * sizeof(float));
+    }
+  }
+
+  static void offer(TypeKernels& k) {
+    k.packed = Layout::rows16;
+    k.pack = pack;
+    k.gemm_packed = gemm;
+  }
+};
+
 }  // namespace
 
-// On top of fill_avx512vnni: its tile kernels stay the fallback for decode and edge rows.
-void fill_avx512vnni_rows(KernelTable& t) { row_tiles::wrap_q8_q4<Rows<WQ8_0>, Rows<WQ4_0>, Rows<WQ4_1>>(t); }
+// On top of fill_avx512vnni: its tile kernels stay the fallback for decode and edge rows of stored matrices; the
+// same kernels read matrices repacked at load.
+void fill_avx512vnni_rows(KernelTable& t) {
+  row_tiles::wrap_q8_q4<Rows<WQ8_0>, Rows<WQ4_0>, Rows<WQ4_1>>(t);
+  Packed16<Rows<WQ8_0>>::offer(t.q8_0);
+  Packed16<Rows<WQ4_0>>::offer(t.q4_0);
+  Packed16<Rows<WQ4_1>>::offer(t.q4_1);
+}
 
 }  // namespace rkchat::kernels

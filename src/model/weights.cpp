@@ -48,8 +48,6 @@ class Resolver {
                         "'");
     count(t);
     if (!read_) return nullptr;
-    if (t.type == gguf::TensorType::F32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0)
-      return reinterpret_cast<const float*>(t.data);
     auto buf = std::make_unique<float[]>(static_cast<size_t>(t.ne[0]));
     kernels::dequantize_row(static_cast<kernels::QType>(t.type), t.data, buf.get(), t.ne[0]);
     w_.owned.push_back(std::move(buf));

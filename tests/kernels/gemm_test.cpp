@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "kernel_test_util.h"
+#include "kernels/repack.h"
 
 namespace rkchat::kernels::test {
 namespace {
@@ -87,8 +88,8 @@ bool packed_gemm(const TypeKernels& k, const std::vector<uint8_t>& w, int64_t ro
                  const std::vector<uint8_t>& a, size_t arb, std::vector<float>& y, int64_t ldy, int n_tok) {
   if (k.pack == nullptr) return false;
   const size_t wrb = w.size() / static_cast<size_t>(rows);
-  const int64_t groups = (rows + 3) / 4;
-  std::vector<uint8_t> packed(static_cast<size_t>(groups * 4) * wrb, 0xa5);  // 0xa5: padding must be written
+  const int64_t groups = packed_groups(k.packed, rows);
+  std::vector<uint8_t> packed(packed_bytes(k.packed, wrb, rows), 0xa5);  // 0xa5: padding must be written
   k.pack(w.data(), wrb, rows, cols, 0, groups, packed.data());
   k.gemm_packed(packed.data(), wrb, a.data(), arb, y.data(), ldy, 0, rows, n_tok, cols);
   return true;
