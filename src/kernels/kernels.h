@@ -1,7 +1,8 @@
 // Compute kernels: quantized matrix multiplication with integer dot products, chosen at run time per ISA.
 //
 // Main idea: weights stay in their GGUF block layout (mmap), unless the active ISA offers a load-time repack
-// into a row-interleaved layout (pack_matrix: NEON's 4-row groups, so one load feeds 4 rows). Activations are
+// into a row-interleaved layout (pack_matrix: NEON's 4-row groups, AVX-512 VNNI's 16-row tiles, so one load
+// feeds 4 or 16 rows). Activations are
 // quantized on the fly, once per matmul, to the 8-bit block format that pairs with the weight type (as llama.cpp
 // does, so results agree with it):
 //   Q8_0, Q4_0 weights  x  Q8_0 activations (blocks of 32, fp16 scale = max|x|/127, round to nearest)

@@ -41,6 +41,15 @@ void tokens(const typename K::Packed* packed, int64_t nb, const uint8_t* a, size
   }
 }
 
+// K::prepare of all n_tok tokens' activation rows, into per-thread scratch reused across calls.
+template <class K>
+const typename K::Act* prepared(const uint8_t* a, size_t arb, int64_t nb, int n_tok) {
+  thread_local Workspace scratch;
+  auto* act = static_cast<typename K::Act*>(scratch.get(static_cast<size_t>(nb) * n_tok * sizeof(typename K::Act)));
+  for (int t = 0; t < n_tok; ++t) K::prepare(a + t * arb, nb, act + t * nb);
+  return act;
+}
+
 template <class K>
 struct Gemm {
   static inline decltype(TypeKernels::gemm) fallback = nullptr;  // set by wrap
@@ -48,12 +57,10 @@ struct Gemm {
   // Full row tiles of rows [r0, r1) for all n_tok tokens.
   static void full_tiles(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
                          int64_t r1, int n_tok, int64_t nb) {
-    thread_local Workspace pack_scratch, act_scratch;
+    thread_local Workspace pack_scratch;
     auto* packed =
         static_cast<typename K::Packed*>(pack_scratch.get(static_cast<size_t>(nb) * sizeof(typename K::Packed)));
-    auto* act =
-        static_cast<typename K::Act*>(act_scratch.get(static_cast<size_t>(nb) * n_tok * sizeof(typename K::Act)));
-    for (int t = 0; t < n_tok; ++t) K::prepare(a + t * arb, nb, act + t * nb);
+    const auto* act = prepared<K>(a, arb, nb, n_tok);
     for (int64_t r = r0; r < r1; r += K::kLanes) {
       K::pack(w + r * wrb, wrb, nb, packed);
       tokens<K>(packed, nb, a, arb, act, y + r, ldy, n_tok);

@@ -232,10 +232,8 @@ struct Packed16 {
   static void gemm(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
                    int64_t r1, int n_tok, int64_t cols) {
     const int64_t nb = cols / K::kBlock;
-    thread_local Workspace act_scratch, edge_scratch;
-    auto* act =
-        static_cast<typename K::Act*>(act_scratch.get(static_cast<size_t>(nb * n_tok) * sizeof(typename K::Act)));
-    for (int t = 0; t < n_tok; ++t) K::prepare(a + t * arb, nb, act + t * nb);
+    thread_local Workspace edge_scratch;
+    const auto* act = row_tiles::prepared<K>(a, arb, nb, n_tok);
     for (int64_t r = r0; r < r1; r += kTileRows) {
       const auto* tile =
           reinterpret_cast<const typename K::Packed*>(w + static_cast<size_t>(r / kTileRows) * tile16_bytes(wrb));

@@ -109,7 +109,7 @@ class CpuBackend final : public Backend, public Stepper {
     }
     pool_ = std::make_unique<kernels::ThreadPool>(threads, kernels::host_cores().first(threads));
     try {
-      model_->repack_weights(*pool_);  // NEON: Q8_0/Q4_0/Q4_1 in 4-row groups; the file pages are let go
+      model_->repack_weights(*pool_);  // Q8_0/Q4_0/Q4_1: NEON 4-row groups, AVX-512 16-row tiles; file pages let go
     } catch (const std::bad_alloc&) {
       throw Error("no memory to repack the weights (" + cpu::size_text(model_->weights().bytes) + ")");
     }
