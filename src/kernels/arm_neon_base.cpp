@@ -39,6 +39,14 @@ struct MullDot {
   // of 2 rows.
   struct X {
     int8x16_t c[8];
+    RK_INLINE static X load(const uint8_t* p) {
+      X x;
+      for (int j = 0; j < 8; ++j) x.c[j] = vld1q_s8(reinterpret_cast<const int8_t*>(p + 16 * j));
+      return x;
+    }
+    RK_INLINE void store(uint8_t* p) const {
+      for (int j = 0; j < 8; ++j) vst1q_s8(reinterpret_cast<int8_t*>(p + 16 * j), c[j]);
+    }
   };
   static constexpr int kTokens = 4;
   template <int J>

@@ -25,8 +25,15 @@ struct SdotDot {
   // arm_neon_packed.h: sdot by element, chunk j of x (lane j % 4 of its half) against chunk j of the 4 rows.
   struct X {
     int8x16_t lo, hi;
+    RK_INLINE static X load(const uint8_t* p) {
+      return {vld1q_s8(reinterpret_cast<const int8_t*>(p)), vld1q_s8(reinterpret_cast<const int8_t*>(p + 16))};
+    }
+    RK_INLINE void store(uint8_t* p) const {
+      vst1q_s8(reinterpret_cast<int8_t*>(p), lo);
+      vst1q_s8(reinterpret_cast<int8_t*>(p + 16), hi);
+    }
   };
-  static constexpr int kTokens = 4;  // 8 spill: 16 accumulators (even, odd) + 8 weight vectors + the token's
+  static constexpr int kTokens = 8;  // 8 accumulators + 8 weight vectors + the token's 2 + its scales
   RK_INLINE static X prepare(int8x16_t lo, int8x16_t hi) { return {lo, hi}; }
   RK_INLINE static int32x4_t rows4(const int8x16_t (&w)[8], const X& x) {
     int32x4_t s = vdotq_laneq_s32(vdupq_n_s32(0), w[0], x.lo, 0);

@@ -22,7 +22,6 @@
 #include "kernels/arm_neon_lanes.h"
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/repack.h"
 #include "kernels/row_tiles.h"
 
 namespace rkchat::kernels {
@@ -153,65 +152,10 @@ struct Rows {
   }
 };
 
-// Weights repacked at load (Layout::rows4, repack.h): a group's block already holds chunk c of its 4 rows in
-// bytes 16c.., so the per-call pack is a copy (Q4: the nibbles sign-extended or masked, as W::halves does) and
-// the tiles are Rows<W>'s, with its float order: prefill gives the same floats on either layout. The batch tiles
-// of arm_neon_packed.h re-expand Q4 nibbles for every 4 tokens; this pays it once per call.
-struct GQ8_0 {
-  using W = WQ8_0;
-  using Block = BlockQ8_0x4;
-  RK_INLINE static void chunks(const Block& b, int8x16_t (&c)[kChunks]) {
-    for (int k = 0; k < kChunks; ++k) c[k] = vld1q_s8(b.qs + 16 * k);
-  }
-};
-struct GQ4_0 {
-  using W = WQ4_0;
-  using Block = BlockQ4_0x4;
-  // Bytes stored XOR 0x88: each nibble is q - 8 in 4-bit two's complement, sign-extended by arithmetic shifts.
-  RK_INLINE static void chunks(const Block& b, int8x16_t (&c)[kChunks]) {
-    for (int k = 0; k < 4; ++k) {
-      const int8x16_t v = vld1q_s8(reinterpret_cast<const int8_t*>(b.qs + 16 * k));
-      c[k] = vshrq_n_s8(vshlq_n_s8(v, 4), 4);
-      c[k + 4] = vshrq_n_s8(v, 4);
-    }
-  }
-};
-struct GQ4_1 {
-  using W = WQ4_1;
-  using Block = BlockQ4_1x4;
-  RK_INLINE static void chunks(const Block& b, int8x16_t (&c)[kChunks]) {
-    for (int k = 0; k < 4; ++k) {
-      const uint8x16_t v = vld1q_u8(b.qs + 16 * k);
-      c[k] = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f)));
-      c[k + 4] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
-    }
-  }
-};
-
-RK_INLINE float32x4_t halves_to_floats(const fp16_t (&h)[4]) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h))); }
-
-template <class G>
-struct GroupRows : Rows<typename G::W> {
-  using Packed = typename Rows<typename G::W>::Packed;
-  // w: the tile's group (row_tiles passes w + r * w_row_bytes, where group r / 4 starts).
-  static void pack(const uint8_t* w, size_t /*w_row_bytes*/, int64_t nb, Packed* out) {
-    const auto* blk = reinterpret_cast<const typename G::Block*>(w);
-    for (int64_t b = 0; b < nb; ++b) {
-      G::chunks(blk[b], out[b].chunk);
-      out[b].d = halves_to_floats(blk[b].d);
-      if constexpr (G::W::kHasMin) out[b].m.v = halves_to_floats(blk[b].m);
-    }
-  }
-};
-
 }  // namespace
 
-// On top of fill_neon_dot: its tile kernels stay the fallback for decode and edge rows, on either layout.
-void fill_neon_dot_rows(KernelTable& t) {
-  row_tiles::wrap_q8_q4<Rows<WQ8_0>, Rows<WQ4_0>, Rows<WQ4_1>>(t);
-  row_tiles::wrap<GroupRows<GQ8_0>>(t.q8_0.gemm_packed);
-  row_tiles::wrap<GroupRows<GQ4_0>>(t.q4_0.gemm_packed);
-  row_tiles::wrap<GroupRows<GQ4_1>>(t.q4_1.gemm_packed);
-}
+// On top of fill_neon_dot, for the stored layout only: its tile kernels stay the fallback for decode and edge rows
+// (weights repacked at load run arm_neon_packed.h's kernels at every batch size).
+void fill_neon_dot_rows(KernelTable& t) { row_tiles::wrap_q8_q4<Rows<WQ8_0>, Rows<WQ4_0>, Rows<WQ4_1>>(t); }
 
 }  // namespace rkchat::kernels

@@ -6,13 +6,16 @@
 // int32 sums in one vector (sdot by element: 8 instructions; plain NEON: widening multiplies of each chunk by that
 // chunk of x repeated in every lane, 24 instructions). One convert and one fma then serve 4 rows, with the 4 scales
 // loaded and converted together. Decode (1 token) runs 2 groups (8 rows) per tile, so a token's block is loaded
-// once per 8 rows; batches run 1 group x up to Dot::kTokens tokens, so a block's weights are loaded once for them
-// (with the dot product, batches of 8 tokens or more go to arm_neon_dot_rows.cpp, which reads this layout too).
-// No pack step at run time (row_tiles.h packs each tile per call): the layout is already what the kernel reads.
+// once per 8 rows; batches run 1 group x up to Dot::kTokens tokens (8 with the dot product), so a group's block is
+// loaded (and Q4 nibbles widened) once for them, and the tokens' activations, laid out once per call, come one
+// paired load per token and block. The weights are never copied at run time: the layout is what the kernel reads.
+// (Before, batches of 8 tokens or more copied each group per call into the rows kernel of arm_neon_dot_rows.cpp,
+// whose tile of 8 tokens GCC 12 spilled: 22.6 instructions per (4 rows, token, block) on Q4_0, 19.75 now.)
 //
 // Float order: per (row, token), float(exact block sum) * (d_w * d_x) added by fma block after block (Q4_1: then
 // m * s), for up to 4 tokens (as arm_neon_gemv.h); larger batches sum the even and odd chunks apart (as
-// arm_neon_dot_rows.cpp). Not the 8 lanes of ref_lanes.h: the tests hold it to a rounding tolerance.
+// arm_neon_dot_rows.cpp and the x86 prefill kernels). Not the 8 lanes of ref_lanes.h: the tests hold it to a
+// rounding tolerance.
 #pragma once
 
 #include <algorithm>
@@ -48,7 +51,12 @@ struct PQ8_0 {
   static constexpr size_t kActBytes = sizeof(BlockQ8_0), kActQs = 2;
   static constexpr float kUnit = 1.0f;  // what the integer sums count in
   RK_INLINE static void quants(const uint8_t*& p, int8x16_t (&w)[8]) {
-    for (int j = 0; j < 8; j += 2) load_pair(p, w[j], w[j + 1]);
+    for (int j = 0; j < 8; j += 2) {
+      int8x16_t a, b;  // (asm outputs straight into w keep w in memory)
+      load_pair(p, a, b);
+      w[j] = a;
+      w[j + 1] = b;
+    }
   }
 };
 
@@ -94,12 +102,12 @@ template <class Dot, class P>
 struct PackedGemm {
   using Block = typename P::Block;
 
-  // The first n (of 4) rows of v to y.
+  // The first n (of 4) rows of v to y. (By lanes: a copy through an array puts the callers' accumulators in memory.)
   RK_INLINE static void store_rows(float32x4_t v, float* y, int n) {
     if (n >= 4) return vst1q_f32(y, v);
-    float out[4];
-    vst1q_f32(out, v);
-    for (int i = 0; i < n; ++i) y[i] = out[i];
+    if (n >= 2) vst1_f32(y, vget_low_f32(v));
+    if (n == 3) vst1q_lane_f32(y + 2, v, 2);
+    if (n == 1) vst1q_lane_f32(y, v, 0);
   }
 
   // One token's block of activations, as Dot wants it.
@@ -147,36 +155,70 @@ struct PackedGemm {
     for (int k = 0; k < G; ++k) store_rows(acc[k][0], y + 4 * k, m - 4 * k);
   }
 
-  // Rows [r, r + 4) x tokens [t, t + N); stores the first m rows. Halves: the even and odd chunks add up apart (the
-  // float order of the prefill kernels, arm_neon_dot_rows.cpp), else as tile_one: results equal those of the stored
-  // layout's kernels.
-  template <int N, bool Halves>
-  static void tile(const Block* blk, int64_t nb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int m) {
-    float32x4_t even[N], odd[N];
-    for (int j = 0; j < N; ++j) even[j] = odd[j] = vdupq_n_f32(0.0f);
-    const auto* p = reinterpret_cast<const uint8_t*>(blk);
-    for (int64_t b = 0; b < nb; ++b, a += P::kActBytes) {
-      int8x16_t w[8];
-      P::quants(p, w);
-      const float32x4_t d = load_halves(p);
-      float32x4_t mins = d;
-      if constexpr (kHasMin<P>) mins = load_halves(p);
-      for (int j = 0; j < N; ++j) {
-        const uint8_t* t = a + j * arb;
-        const typename Dot::X x = token(t);
-        const float32x4_t dd = vmulq_n_f32(d, half_at(t) * P::kUnit);
-        if constexpr (Halves) {
-          int32x4_t e, o;
-          Dot::halves(w, x, e, o);
-          even[j] = vfmaq_f32(even[j], vcvtq_f32_s32(e), dd);
-          odd[j] = vfmaq_f32(odd[j], vcvtq_f32_s32(o), dd);
-        } else {
-          even[j] = vfmaq_f32(even[j], vcvtq_f32_s32(Dot::rows4(w, x)), dd);
-        }
-        if constexpr (kHasMin<P>) even[j] = vfmaq_n_f32(even[j], mins, half_at(t + 2));
+  // Batches: the activations of each kTokens tokens are laid out once per call, block by block, as the tiles read
+  // them with one pointer: each token's X (Dot::prepare of its quants), then the tokens' scales (d * kUnit), then
+  // (Q4_1) their s. A tile then loads a group's block once for all its tokens, and a token's block with one paired
+  // load, its scale as a lane of a vector loaded for 4 tokens.
+  static constexpr int kTokens = Dot::kTokens;
+  static constexpr int kSlots = (kTokens + 3) / 4 * 4;  // scales per block, in whole vectors
+  static constexpr size_t kXBytes = sizeof(typename Dot::X);
+  static constexpr size_t kActBlockBytes = kTokens * kXBytes + (kHasMin<P> ? 2 : 1) * kSlots * sizeof(float);
+
+  // Tokens [0, n) of a (n <= kTokens, rows arb bytes apart) into out, the tile's nb blocks; unused scales 0.
+  static void lay_out_tokens(const uint8_t* a, size_t arb, int n, int64_t nb, uint8_t* out) {
+    for (int64_t b = 0; b < nb; ++b, out += kActBlockBytes) {
+      float scales[2 * kSlots] = {};
+      for (int j = 0; j < n; ++j) {
+        const uint8_t* blk = a + j * arb + b * P::kActBytes;
+        token(blk).store(out + j * kXBytes);
+        scales[j] = half_at(blk) * P::kUnit;
+        if constexpr (kHasMin<P>) scales[kSlots + j] = half_at(blk + 2);
       }
+      std::memcpy(out + kTokens * kXBytes, scales, (kHasMin<P> ? 2 : 1) * kSlots * sizeof(float));
     }
-    for (int j = 0; j < N; ++j) store_rows(Halves ? vaddq_f32(even[j], odd[j]) : even[j], y + j * ldy, m);
+  }
+
+  // Token J of a tile against the group's block: its scale is lane J % 4 of d, its s lane J % 4 of s. Halves: the
+  // even and odd chunks add up apart (into even and odd), else all into even.
+  template <int J, bool Halves>
+  RK_INLINE static void add_token(const GroupBlock& g, float32x4_t d, float32x4_t s, const uint8_t* act,
+                                  float32x4_t& even, float32x4_t& odd) {
+    const auto x = Dot::X::load(act + J * kXBytes);
+    const float32x4_t dd = vmulq_laneq_f32(g.d, d, J % 4);
+    if constexpr (Halves) {
+      int32x4_t e, o;
+      Dot::halves(g.w, x, e, o);
+      even = vfmaq_f32(even, vcvtq_f32_s32(e), dd);
+      odd = vfmaq_f32(odd, vcvtq_f32_s32(o), dd);
+    } else {
+      even = vfmaq_f32(even, vcvtq_f32_s32(Dot::rows4(g.w, x)), dd);
+    }
+    if constexpr (kHasMin<P>) even = vfmaq_laneq_f32(even, g.mins, s, J % 4);
+  }
+
+  // Rows [r, r + 4) x the first N tokens of a laid-out tile (act); stores the first m rows. (Written over an index
+  // pack, not loops or lambdas: GCC 12 keeps an array of accumulators that a lambda captures in memory.)
+  template <int N, bool Halves, int... J>
+  RK_INLINE static void tile_impl(std::integer_sequence<int, J...>, const Block* blk, int64_t nb, const uint8_t* act,
+                                  float* y, int64_t ldy, int m) {
+    constexpr int kVecs = (N + 3) / 4;  // scale vectors the tile's tokens use
+    float32x4_t even[N] = {}, odd[N] = {};
+    const auto* p = reinterpret_cast<const uint8_t*>(blk);
+    for (int64_t b = 0; b < nb; ++b, act += kActBlockBytes) {
+      const GroupBlock g(p);
+      const auto* scales = reinterpret_cast<const float*>(act + kTokens * kXBytes);
+      float32x4_t d[kVecs], s[kVecs];
+      for (int k = 0; k < kVecs; ++k) {
+        d[k] = vld1q_f32(scales + 4 * k);
+        s[k] = kHasMin<P> ? vld1q_f32(scales + kSlots + 4 * k) : d[k];
+      }
+      (add_token<J, Halves>(g, d[J / 4], s[J / 4], act, even[J], odd[J]), ...);
+    }
+    (store_rows(Halves ? vaddq_f32(even[J], odd[J]) : even[J], y + J * ldy, m), ...);
+  }
+  template <int N, bool Halves>
+  static void tile(const Block* blk, int64_t nb, const uint8_t* act, float* y, int64_t ldy, int m) {
+    tile_impl<N, Halves>(std::make_integer_sequence<int, N>{}, blk, nb, act, y, ldy, m);
   }
 
   template <bool Halves, size_t... I>
@@ -184,19 +226,30 @@ struct PackedGemm {
     return std::array{&tile<static_cast<int>(I) + 1, Halves>...};
   }
 
-  // Batches: tiles of one group x up to kTokens tokens (kDecodeTokens at most in decode's float order).
+  // Rows [r0, r1) x n_tok tokens: each token tile laid out into per-thread scratch, then group by group (a group's
+  // blocks stay in cache while the token tiles pass). Up to kDecodeTokens tokens sum as tile_one does, so a token
+  // of batched decode gets the floats it would get alone; larger batches sum the even and odd chunks apart, the
+  // float order of the prefill kernels (arm_neon_dot_rows.cpp, x86_avx512vnni_rows.cpp, x86_amx.cpp), which the
+  // fixtures' quantized batch logits need (one sum per block moves tiny-qwen3-q8_0's past their bound).
   static constexpr int kDecodeTokens = 4;
-  template <size_t T>
-  using Tiles = std::array<void (*)(const Block*, int64_t, const uint8_t*, size_t, float*, int64_t, int), T>;
-  template <size_t T>
-  static void batch(const Tiles<T>& tiles, const Block* groups, int64_t nb, const uint8_t* a, size_t arb, float* y,
-                    int64_t ldy, int64_t r0, int64_t r1, int n_tok) {
+  static_assert(kTokens >= kDecodeTokens);
+  static void batch(const Block* groups, int64_t nb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
+                    int64_t r1, int n_tok) {
+    static constexpr auto kDecode = batch_tiles<false>(std::make_index_sequence<kDecodeTokens>{});
+    static constexpr auto kPrefill = batch_tiles<true>(std::make_index_sequence<kTokens>{});
+    const auto& tiles = n_tok > kDecodeTokens ? kPrefill.data() : kDecode.data();
+    const int n_tiles = (n_tok + kTokens - 1) / kTokens;
+    const size_t tile_bytes = static_cast<size_t>(nb) * kActBlockBytes;
+    thread_local Workspace scratch;
+    auto* acts = static_cast<uint8_t*>(scratch.get(tile_bytes * static_cast<size_t>(n_tiles)));
+    for (int t = 0; t < n_tok; t += kTokens)
+      lay_out_tokens(a + t * arb, arb, std::min(n_tok - t, kTokens), nb, acts + t / kTokens * tile_bytes);
     for (int64_t r = r0; r < r1; r += kGroupRows) {
       const Block* blk = groups + r / kGroupRows * nb;
       const int m = static_cast<int>(std::min<int64_t>(r1 - r, kGroupRows));
-      for (int t = 0; t < n_tok; t += static_cast<int>(T)) {
-        const int n = std::min(n_tok - t, static_cast<int>(T));
-        tiles[static_cast<size_t>(n - 1)](blk, nb, a + t * arb, arb, y + t * ldy + r, ldy, m);
+      for (int t = 0; t < n_tok; t += kTokens) {
+        const int n = std::min(n_tok - t, kTokens);
+        tiles[n - 1](blk, nb, acts + t / kTokens * tile_bytes, y + t * ldy + r, ldy, m);
       }
     }
   }
@@ -207,10 +260,7 @@ struct PackedGemm {
                    size_t arb, float* y, int64_t ldy, int64_t r0, int64_t r1, int n_tok, int64_t cols) {
     const int64_t nb = cols / QK8_0;
     const auto* groups = reinterpret_cast<const Block*>(w);
-    static constexpr auto kDecode = batch_tiles<false>(std::make_index_sequence<kDecodeTokens>{});
-    static constexpr auto kPrefill = batch_tiles<true>(std::make_index_sequence<Dot::kTokens>{});
-    if (n_tok > kDecodeTokens) return batch(kPrefill, groups, nb, a, arb, y, ldy, r0, r1, n_tok);
-    if (n_tok > 1) return batch(kDecode, groups, nb, a, arb, y, ldy, r0, r1, n_tok);
+    if (n_tok > 1) return batch(groups, nb, a, arb, y, ldy, r0, r1, n_tok);
     for (int64_t r = r0; r < r1; r += 2 * kGroupRows) {
       const int m = static_cast<int>(std::min<int64_t>(r1 - r, 2 * kGroupRows));
       const Block* blk = groups + r / kGroupRows * nb;
