@@ -49,6 +49,7 @@ struct MullDot {
     }
   };
   static constexpr int kTokens = 4;
+  static constexpr bool kFusedHalves = false;
   template <int J>
   RK_INLINE static int8x16_t repeat(int8x16_t v) {
     return vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(v), J));

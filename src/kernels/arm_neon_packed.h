@@ -94,10 +94,12 @@ struct PQ4_1 {
 template <class P>
 constexpr bool kHasMin = std::is_same_v<P, PQ4_1>;
 
-// Dot: struct X (one token's block as the primitive wants it); static X prepare(int8x16_t lo, int8x16_t hi);
-// static int32x4_t rows4(const int8x16_t (&w)[8], const X& x): lane i = row i's sum over the block; static void
-// halves(w, x, int32x4_t& even, int32x4_t& odd): the same over the even and the odd chunks apart; and static
-// constexpr int kTokens, the most tokens a batch tile holds.
+// Dot: struct X (one token's block as the primitive wants it, with static X load(p) and store(p) of its bytes);
+// static X prepare(int8x16_t lo, int8x16_t hi); static int32x4_t rows4(const int8x16_t (&w)[8], const X& x): lane
+// i = row i's sum over the block; static constexpr int kTokens, the most tokens a batch tile holds; and either
+// kFusedHalves = false and static void halves(w, x, int32x4_t& even, int32x4_t& odd), rows4's sums over the even
+// and the odd chunks apart, or kFusedHalves = true and add_halves<Offset, Lane>(w, gd, d, act, even, odd), the
+// whole batch step of add_token below.
 template <class Dot, class P>
 struct PackedGemm {
   using Block = typename P::Block;
@@ -183,15 +185,18 @@ struct PackedGemm {
   template <int J, bool Halves>
   RK_INLINE static void add_token(const GroupBlock& g, float32x4_t d, float32x4_t s, const uint8_t* act,
                                   float32x4_t& even, float32x4_t& odd) {
-    const auto x = Dot::X::load(act + J * kXBytes);
-    const float32x4_t dd = vmulq_laneq_f32(g.d, d, J % 4);
-    if constexpr (Halves) {
+    if constexpr (Halves && Dot::kFusedHalves) {
+      Dot::template add_halves<J * kXBytes, J % 4>(g.w, g.d, d, act, even, odd);
+    } else if constexpr (Halves) {
+      const auto x = Dot::X::load(act + J * kXBytes);
+      const float32x4_t dd = vmulq_laneq_f32(g.d, d, J % 4);
       int32x4_t e, o;
       Dot::halves(g.w, x, e, o);
       even = vfmaq_f32(even, vcvtq_f32_s32(e), dd);
       odd = vfmaq_f32(odd, vcvtq_f32_s32(o), dd);
     } else {
-      even = vfmaq_f32(even, vcvtq_f32_s32(Dot::rows4(g.w, x)), dd);
+      const auto x = Dot::X::load(act + J * kXBytes);
+      even = vfmaq_f32(even, vcvtq_f32_s32(Dot::rows4(g.w, x)), vmulq_laneq_f32(g.d, d, J % 4));
     }
     if constexpr (kHasMin<P>) even = vfmaq_laneq_f32(even, g.mins, s, J % 4);
   }
