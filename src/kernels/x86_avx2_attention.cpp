@@ -4,9 +4,9 @@
 #include <immintrin.h>
 
 #include "kernels/attention_span.h"
+#include "kernels/attention_vector_ops.h"
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
-#include "kernels/x86_attention_ops.h"
 
 namespace rkchat::kernels {
 namespace {
@@ -29,7 +29,7 @@ struct Avx2Rows {
   }
 };
 
-// The vector type of x86_attention_ops.h.
+// The vector type of attention_vector_ops.h.
 struct Avx2Vec {
   using Vec = __m256;
   static constexpr int kN = 8;

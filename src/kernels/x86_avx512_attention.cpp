@@ -6,9 +6,9 @@
 #include <array>
 
 #include "kernels/attention_span.h"
+#include "kernels/attention_vector_ops.h"
 #include "kernels/fp16.h"
 #include "kernels/kernel_table.h"
-#include "kernels/x86_attention_ops.h"
 
 namespace rkchat::kernels {
 namespace {
@@ -58,7 +58,7 @@ inline __m512 sum16(__m512 (&v)[16]) {
   return v[0];
 }
 
-// The vector type of x86_attention_ops.h.
+// The vector type of attention_vector_ops.h.
 struct Avx512Vec {
   using Vec = __m512;
   static constexpr int kN = 16;

@@ -1,8 +1,9 @@
-// Internal to the x86 attention files: the Ops of attention_span.h written once over a vector type, for AVX2
-// (8 lanes) and AVX-512 (16). V gives the lane count kN, the vector operations, and dots(q, k, n, s): the scores
-// of kN keys at once, one accumulator per key, summed across lanes together. That sum is the one part that differs
-// per ISA (a horizontal sum per key would cost as much as its product at head size 64), so it stays in the ISA
-// file. Everything is in an unnamed namespace: each file keeps its own copy, built with its own target flags.
+// Internal to the attention files of the ISAs: the Ops of attention_span.h written once over a vector type, for
+// AVX2 (8 lanes), AVX-512 (16) and NEON (4). V gives the lane count kN, the vector operations, and dots(q, k, n,
+// s): the scores of kN keys at once, one accumulator per key, summed across lanes together. That sum is the one
+// part that differs per ISA (a horizontal sum per key would cost as much as its product at head size 64), so it
+// stays in the ISA file. Everything is in an unnamed namespace: each file keeps its own copy, built with its own
+// target flags.
 #pragma once
 
 #include <algorithm>
