@@ -1,8 +1,8 @@
 // Compute kernels: quantized matrix multiplication with integer dot products, chosen at run time per ISA.
 //
 // Main idea: weights stay in their GGUF block layout (mmap), unless the active ISA offers a load-time repack
-// into a row-interleaved layout (pack_matrix: NEON's 4-row groups, AVX-512 VNNI's 16-row tiles, so one load
-// feeds 4 or 16 rows). Activations are
+// into a row-interleaved layout (pack_matrix: NEON's 4-row groups, AVX2's 8-row and AVX-512 VNNI's 16-row tiles,
+// so one load feeds 4, 8 or 16 rows). Activations are
 // quantized on the fly, once per matmul, to the 8-bit block format that pairs with the weight type (as llama.cpp
 // does, so results agree with it):
 //   Q8_0, Q4_0 weights  x  Q8_0 activations (blocks of 32, fp16 scale = max|x|/127, round to nearest)
@@ -48,8 +48,9 @@ enum class Layout : uint8_t {
   rows,    // as GGUF stores them: row r starts at data + r * row_bytes
   rows4,   // Q8_0/Q4_0/Q4_1 repacked in groups of 4 rows (repack.h): group g starts at data + g * 4 * row_bytes,
            // and its block b holds the 4 rows' scales, then their quants interleaved in 4-byte chunks
-  rows16,  // Q8_0/Q4_0/Q4_1 repacked in tiles of 16 rows (repack.h), each tile_bytes(row_bytes) long: the quants of
-           // all blocks in 64-byte chunks (4 bytes of each of the 16 rows), then the scales, then the mins
+  rows16,  // Q8_0/Q4_0/Q4_1 repacked in tiles of 16 rows (repack.h), each tile_bytes(16, row_bytes) long: the quants
+           // of all blocks in 64-byte chunks (4 bytes of each of the 16 rows), then the scales, then the mins
+  rows8,   // the same in tiles of 8 rows, 32-byte chunks (AVX2)
 };
 
 // A weight matrix [rows, cols]. row_bytes is the bytes of one row as stored, whatever the layout.

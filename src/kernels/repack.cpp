@@ -81,28 +81,28 @@ struct Rows4 {
   }
 };
 
-// Layout::rows16's row r, unpacked to stored blocks (the kernels pack; this reads what they wrote).
-template <class B, uint8_t Xor>
-struct Tiles16 {
+// Row r of a matrix in tiles of L rows (Layout::rows16, rows8), unpacked to stored blocks (the kernels pack; this
+// reads what they wrote).
+template <class B, int L, uint8_t Xor>
+struct Tiles {
   static constexpr int kChunks = sizeof(B::qs) / 4;
   static constexpr bool kHasMin = sizeof(B) > sizeof(B::d) + sizeof(B::qs);
 
   static void unpack_row(const uint8_t* packed, int64_t r, int64_t cols, size_t wrb, uint8_t* dst) {
     const int64_t nb = cols / QK8_0;
-    const uint8_t* tile = packed + static_cast<size_t>(r / kTileRows) * tile16_bytes(wrb);
-    const auto i = static_cast<size_t>(r % kTileRows);
-    const uint8_t* scales = tile + nb * kTileRows * sizeof(B::qs);
+    const TileParts<L, sizeof(B::qs)> tile(packed + static_cast<size_t>(r / L) * tile_bytes(L, wrb), nb);
+    const auto i = static_cast<int64_t>(r % L);
     auto* out = reinterpret_cast<B*>(dst);
     for (int64_t b = 0; b < nb; ++b) {
       for (int c = 0; c < kChunks; ++c) {
-        const uint8_t* chunk = tile + (b * kChunks + c) * 64 + 4 * i;
+        const uint8_t* chunk = tile.qs + (b * kChunks + c) * 4 * L + 4 * i;
         for (int k = 0; k < 4; ++k) {
           const auto q = static_cast<uint8_t>(chunk[k] ^ Xor);
           std::memcpy(&out[b].qs[c * 4 + k], &q, 1);
         }
       }
-      std::memcpy(&out[b].d, scales + (b * kTileRows + static_cast<int64_t>(i)) * 2, 2);
-      if constexpr (kHasMin) std::memcpy(&out[b].m, scales + ((nb + b) * kTileRows + static_cast<int64_t>(i)) * 2, 2);
+      out[b].d = tile.d[b * L + i];
+      if constexpr (kHasMin) out[b].m = tile.m[b * L + i];
     }
   }
 };
@@ -129,34 +129,58 @@ bool with_rows4(QType type, F&& f) {
   }
 }
 
-// Row r of a Layout::rows16 matrix as stored blocks; false when the type has no such layout.
-bool unpack_row16(const Matrix& w, int64_t r, uint8_t* dst) {
+// Row r of a tiled matrix (Layout::rows16: Q8_0 quants stored + 128 for vpdpbusd; rows8: as stored) as stored
+// blocks; false when the type has no such layout.
+template <int L, uint8_t XorQ8>
+bool unpack_tiled_row(const Matrix& w, int64_t r, uint8_t* dst) {
   const auto* data = static_cast<const uint8_t*>(w.data);
   switch (w.type) {
     case QType::Q8_0:
-      Tiles16<BlockQ8_0, 0x80>::unpack_row(data, r, w.cols, w.row_bytes, dst);
+      Tiles<BlockQ8_0, L, XorQ8>::unpack_row(data, r, w.cols, w.row_bytes, dst);
       return true;
     case QType::Q4_0:
-      Tiles16<BlockQ4_0, 0x00>::unpack_row(data, r, w.cols, w.row_bytes, dst);
+      Tiles<BlockQ4_0, L, 0x00>::unpack_row(data, r, w.cols, w.row_bytes, dst);
       return true;
     case QType::Q4_1:
-      Tiles16<BlockQ4_1, 0x00>::unpack_row(data, r, w.cols, w.row_bytes, dst);
+      Tiles<BlockQ4_1, L, 0x00>::unpack_row(data, r, w.cols, w.row_bytes, dst);
       return true;
     default:
       return false;
   }
 }
 
+bool unpack_packed_row(const Matrix& w, int64_t r, uint8_t* dst) {
+  switch (w.layout) {
+    case Layout::rows16:
+      return unpack_tiled_row<16, 0x80>(w, r, dst);
+    case Layout::rows8:
+      return unpack_tiled_row<8, 0x00>(w, r, dst);
+    default:
+      return with_rows4(w.type, [&](auto k) { k.unpack_row(static_cast<const uint8_t*>(w.data), r, w.cols, dst); });
+  }
+}
+
 }  // namespace
 
-int64_t packed_groups(Layout layout, int64_t rows) {
-  const int64_t g = layout == Layout::rows16 ? kTileRows : kGroupRows;
-  return (rows + g - 1) / g;
+int layout_rows(Layout layout) {
+  switch (layout) {
+    case Layout::rows4:
+      return kGroupRows;
+    case Layout::rows8:
+      return 8;
+    case Layout::rows16:
+      return 16;
+    default:
+      return 1;
+  }
 }
+
+int64_t packed_groups(Layout layout, int64_t rows) { return (rows + layout_rows(layout) - 1) / layout_rows(layout); }
 
 size_t packed_bytes(Layout layout, size_t row_bytes, int64_t rows) {
   const auto groups = static_cast<size_t>(packed_groups(layout, rows));
-  return layout == Layout::rows16 ? groups * tile16_bytes(row_bytes) : groups * kGroupRows * row_bytes;
+  const int n = layout_rows(layout);
+  return layout == Layout::rows4 ? groups * n * row_bytes : groups * tile_bytes(n, row_bytes);
 }
 
 void pack_rows4_q8_0(const uint8_t* w, size_t wrb, int64_t rows, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
@@ -186,10 +210,8 @@ void dequantize_matrix_row(const Matrix& w, int64_t r, float* dst) {
                           w.cols);
   thread_local Workspace row;
   auto* buf = static_cast<uint8_t*>(row.get(w.row_bytes));
-  const bool known = w.layout == Layout::rows16 ? unpack_row16(w, r, buf) : with_rows4(w.type, [&](auto k) {
-    k.unpack_row(static_cast<const uint8_t*>(w.data), r, w.cols, buf);
-  });
-  if (!known) throw std::invalid_argument(std::string("dequantize_matrix_row: no packed ") + qtype_name(w.type));
+  if (!unpack_packed_row(w, r, buf))
+    throw std::invalid_argument(std::string("dequantize_matrix_row: no packed ") + qtype_name(w.type));
   dequantize_row(w.type, buf, dst, w.cols);
 }
 

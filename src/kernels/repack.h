@@ -1,6 +1,6 @@
 // Internal to src/kernels: the load-time repacks of Q8_0 / Q4_0 / Q4_1: the blocks of Layout::rows4 that the NEON
-// kernels read (arm_neon_packed.h) and its scalar packer, and the size of Layout::rows16's tiles, which the
-// AVX-512 VNNI kernels read (x86_avx512vnni_rows.cpp, whose comment explains that layout).
+// kernels read (arm_neon_packed.h) and its scalar packer, and the size of the tiles of Layout::rows16 and rows8,
+// which the AVX-512 VNNI and AVX2 kernels read (x86_avx512vnni_rows.cpp and x86_avx2_rows.cpp explain them).
 //
 // Main idea: decode reads every weight once, so the cost per weight block is what counts. In the stored layout a
 // kernel gathers each row's scale and folds each row's sums apart. Here 4 rows share a block: their 4 scales lie
@@ -44,12 +44,34 @@ static_assert(sizeof(BlockQ8_0x4) == kGroupRows * sizeof(BlockQ8_0));
 static_assert(sizeof(BlockQ4_0x4) == kGroupRows * sizeof(BlockQ4_0));
 static_assert(sizeof(BlockQ4_1x4) == kGroupRows * sizeof(BlockQ4_1));
 
-// Layout::rows16: 16 rows per tile, each tile starting a multiple of 64 bytes from the matrix (the kernels' loads
-// then do not cross cache lines); the last tile's missing rows are zeros.
-constexpr int kTileRows = 16;
-inline size_t tile16_bytes(size_t row_bytes) { return (kTileRows * row_bytes + 63) / 64 * 64; }
+// Layout::rows16 and rows8: 16 or 8 rows per tile, each tile starting a multiple of 64 bytes from the matrix (the
+// kernels' loads then do not cross cache lines); the last tile's missing rows are zeros.
+inline size_t tile_bytes(int tile_rows, size_t row_bytes) { return (tile_rows * row_bytes + 63) / 64 * 64; }
+// A tile of L rows and nb blocks: first the quants of all blocks, block b's 4-byte chunk c of rows 0..L-1 in the
+// 4L bytes at (b * chunks + c) * 4L (row i's 4 bytes at 4i), then the nb x L scales, then (Q4_1) the nb x L mins.
+// Quants apart from scales keep every vector load aligned. It takes the bytes of the L x nb stored blocks;
+// TileBlock is one block's share of them (what the kernels' per-call pack allocates per block).
+template <int L, size_t QsBytes, bool HasMin>
+struct TileBlock {
+  uint8_t bytes[L * QsBytes + L * sizeof(fp16_t) * (HasMin ? 2 : 1)];
+};
 
-// The groups (rows4) or tiles (rows16) of a packed matrix of `rows` rows, and its bytes.
+// Where the parts of a tile of nb blocks start (QsBytes: the quant bytes of one row's block).
+template <int L, size_t QsBytes>
+struct TileParts {
+  uint8_t* qs;
+  fp16_t* d;
+  fp16_t* m;
+  TileParts(const void* base, int64_t nb)
+      : qs(static_cast<uint8_t*>(const_cast<void*>(base))),
+        d(reinterpret_cast<fp16_t*>(qs + nb * L * QsBytes)),
+        m(d + nb * L) {}
+};
+
+// The rows of a layout's group or tile (1 for Layout::rows).
+int layout_rows(Layout layout);
+
+// The groups (rows4) or tiles (rows8, rows16) of a packed matrix of `rows` rows, and its bytes.
 int64_t packed_groups(Layout layout, int64_t rows);
 size_t packed_bytes(Layout layout, size_t row_bytes, int64_t rows);
 

@@ -19,17 +19,16 @@
 // round it to the other value than llama.cpp and land the logits at 5.1-5.2e-3 (bound 5e-3); this split gives 7e-8.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
-#include <vector>
 
 #include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/repack.h"
 #include "kernels/row_tiles.h"
 #include "kernels/x86_avx512_lanes.h"
+#include "kernels/x86_rows_act.h"
 
 namespace rkchat::kernels {
 
@@ -39,8 +38,6 @@ namespace {
 
 constexpr int kChunks = QK8_0 / 4;  // 4-quant chunks per block: one vpdpbusd each
 
-// Per (token, block): the start values that cancel the weights' unsigned offset in the even and odd chunk sums,
-// the activation scale and (Q8_1) d * sum(q).
 // 16 fp16 values as floats.
 RK_INLINE __m512 halves(const fp16_t* h) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
@@ -50,32 +47,6 @@ RK_INLINE __m512 halves(const fp16_t* h) {
 RK_INLINE void store_halves(__m512i offsets, const uint8_t* p, fp16_t* dst) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi32_epi16(_mm512_i32gather_epi32(offsets, p, 1)));
 }
-
-struct ActBlock {
-  int32_t base[2];
-  float d, s;
-};
-
-// A 16-row tile in the layout the kernel reads: first the quants of all its nb blocks, block b's chunk c of rows
-// 0..15 in the 64 bytes at (b * chunks + c) * 64 (row i's 4 bytes at 4 * i), then the nb blocks' 16 scales, then
-// (Q4_1) their 16 mins. Quants apart from scales keep every 64-byte load aligned. It takes the bytes of the 16 x nb
-// stored blocks; Block16 is one block's share of them (what row_tiles.h allocates per block).
-template <size_t QsBytes, bool HasMin>
-struct Block16 {
-  uint8_t bytes[16 * QsBytes + (HasMin ? 64 : 32)];
-};
-
-// Where the parts of a tile of nb blocks start.
-template <size_t QsBytes>
-struct Tile16 {
-  uint8_t* qs;
-  fp16_t* d;
-  fp16_t* m;
-  Tile16(const void* base, int64_t nb)
-      : qs(static_cast<uint8_t*>(const_cast<void*>(base))),
-        d(reinterpret_cast<fp16_t*>(qs + nb * 16 * QsBytes)),
-        m(d + nb * 16) {}
-};
 
 // Weight formats: block layout, how a stored block's quant bytes become the tile's (Q8_0: +128 by xor, so
 // vpdpbusd reads them unsigned; Q4: nibble pairs as stored, split in the kernel), the unsigned offset the
@@ -116,12 +87,13 @@ using WQ4_1 = WQ4<BlockQ4_1, BlockQ8_1, 0>;
 template <class W>
 struct Rows {
   static constexpr int kLanes = 16, kTokens = 8;
+  static constexpr Layout kLayout = Layout::rows16;
   // Smaller batches go to the tile kernel: packing a tile costs about as much as 20 tokens save (Qwen3-0.6B
   // prefill, 2 threads, against the tile kernel: 8 tokens 0.71x, 16 0.91x, 24 1.04x, 128 1.29x).
   static constexpr int kMinTokens = 24;
   static constexpr int kBlock = QK8_0;
-  using Packed = Block16<W::kQsBytes, W::kHasMin>;
-  using Tile = Tile16<W::kQsBytes>;
+  using Packed = TileBlock<16, W::kQsBytes, W::kHasMin>;
+  using Tile = TileParts<16, W::kQsBytes>;
   using Act = ActBlock;
 
   // Rows w.. of one tile, block by block: 4-byte chunk c of the 16 rows gathered into one register.
@@ -141,27 +113,7 @@ struct Rows {
 
   // Scale, offset sums and (Q8_1) block sum of every block of one token's activation row.
   static void prepare(const uint8_t* a, int64_t nb, Act* out) {
-    const __m256i ones = _mm256_set1_epi8(1);
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* blk = a + b * W::kActBytes;
-      ActBlock& o = out[b];
-      uint16_t h[2];
-      std::memcpy(h, blk, sizeof h);
-      const __m128 ds = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h[0] | (uint32_t{h[1]} << 16))));
-      o.d = _mm_cvtss_f32(ds);
-      o.s = W::kHasMin ? _mm_cvtss_f32(_mm_shuffle_ps(ds, ds, 1)) : 0.0f;
-      if constexpr (W::kOffset == 0) {
-        o.base[0] = o.base[1] = 0;
-      } else {
-        // Chunk sums (lane c), then lanes 0/1 = even/odd chunks of the low half, added to those of the high half.
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + W::kActQs));
-        const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-        const __m256i p = _mm256_add_epi32(s, _mm256_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-        const __m128i e = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-        o.base[0] = -W::kOffset * _mm_cvtsi128_si32(e);
-        o.base[1] = -W::kOffset * _mm_extract_epi32(e, 1);
-      }
-    }
+    prepare_act<W::kActBytes, W::kActQs, W::kOffset, W::kHasMin>(a, nb, out);
   }
 
   // The quants of block b and its scales (past the tile's end: harmless, a prefetch never faults). The hardware
@@ -206,64 +158,13 @@ struct Rows {
   }
 };
 
-// Layout::rows16 (repack.h): the matrix packed once at load into the tiles above, each tile_bytes apart, so every
-// batch runs the tile kernel without a pack per call, decode included: a block of 16 rows costs 8 vpdpbusd with
-// broadcast activations and a handful of float ops, against the tile kernel's convert, scale and fma per row.
-template <class K>
-struct Packed16 {
-  // Tiles [g0, g1) of the stored matrix w; the last tile's missing rows are zeros (scale 0).
-  static void pack(const uint8_t* w, size_t wrb, int64_t rows, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
-    const int64_t nb = cols / K::kBlock;
-    for (int64_t g = g0; g < g1; ++g) {
-      auto* out = reinterpret_cast<typename K::Packed*>(dst + static_cast<size_t>(g) * tile16_bytes(wrb));
-      const int64_t r = g * kTileRows, n = std::min<int64_t>(kTileRows, rows - r);
-      if (n == kTileRows) {
-        K::pack(w + r * wrb, wrb, nb, out);
-        continue;
-      }
-      std::vector<uint8_t> edge(kTileRows * wrb, 0);
-      std::memcpy(edge.data(), w + r * wrb, static_cast<size_t>(n) * wrb);
-      K::pack(edge.data(), wrb, nb, out);
-    }
-  }
-
-  // gemm over rows [r0, r1) of a packed matrix (r0 a multiple of 16): whole tiles straight into y, the last
-  // partial tile through a scratch block.
-  static void gemm(const uint8_t* w, size_t wrb, const uint8_t* a, size_t arb, float* y, int64_t ldy, int64_t r0,
-                   int64_t r1, int n_tok, int64_t cols) {
-    const int64_t nb = cols / K::kBlock;
-    thread_local Workspace edge_scratch;
-    const auto* act = row_tiles::prepared<K>(a, arb, nb, n_tok);
-    for (int64_t r = r0; r < r1; r += kTileRows) {
-      const auto* tile =
-          reinterpret_cast<const typename K::Packed*>(w + static_cast<size_t>(r / kTileRows) * tile16_bytes(wrb));
-      if (r + kTileRows <= r1) {
-        row_tiles::tokens<K>(tile, nb, a, arb, act, y + r, ldy, n_tok);
-        continue;
-      }
-      auto* edge = static_cast<float*>(edge_scratch.get(static_cast<size_t>(kTileRows * n_tok) * sizeof(float)));
-      row_tiles::tokens<K>(tile, nb, a, arb, act, edge, kTileRows, n_tok);
-      for (int t = 0; t < n_tok; ++t)
-        std::memcpy(y + t * ldy + r, edge + t * kTileRows, static_cast<size_t>(r1 - r) * sizeof(float));
-    }
-  }
-
-  static void offer(TypeKernels& k) {
-    k.packed = Layout::rows16;
-    k.pack = pack;
-    k.gemm_packed = gemm;
-  }
-};
-
 }  // namespace
 
 // On top of fill_avx512vnni: its tile kernels stay the fallback for decode and edge rows of stored matrices; the
 // same kernels read matrices repacked at load.
 void fill_avx512vnni_rows(KernelTable& t) {
   row_tiles::wrap_q8_q4<Rows<WQ8_0>, Rows<WQ4_0>, Rows<WQ4_1>>(t);
-  Packed16<Rows<WQ8_0>>::offer(t.q8_0);
-  Packed16<Rows<WQ4_0>>::offer(t.q4_0);
-  Packed16<Rows<WQ4_1>>::offer(t.q4_1);
+  row_tiles::offer_q8_q4<Rows<WQ8_0>, Rows<WQ4_0>, Rows<WQ4_1>>(t);
 }
 
 }  // namespace rkchat::kernels
