@@ -47,6 +47,7 @@ const IsaInfo kIsas[] = {
        fill_avx2_all(t);
        fill_avx2_gemv(t);
        fill_avx2_rows(t);
+       fill_kquants_avx2_rows(t);
      }},
     {"avx512vnni", has_avx512vnni, fill_avx512vnni_all},
     {"amx", [](const CpuFeatures& f) { return has_avx512vnni(f) && f.amx_int8; },

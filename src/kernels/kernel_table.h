@@ -48,8 +48,9 @@ void fill_attention_avx2(KernelTable& t);
 void fill_attention_avx512(KernelTable& t);
 void fill_avx2(KernelTable& t);
 void fill_kquants_avx2(KernelTable& t);
-void fill_avx2_gemv(KernelTable& t);  // x86_avx2_gemv.cpp: Q4_0/Q8_0 decode, on top of fill_avx2 (AVX2 only)
-void fill_avx2_rows(KernelTable& t);  // x86_avx2_rows.cpp: the load-time repack to Layout::rows8 (AVX2 only)
+void fill_avx2_gemv(KernelTable& t);          // x86_avx2_gemv.cpp: Q4_0/Q8_0 decode, on top of fill_avx2 (AVX2 only)
+void fill_avx2_rows(KernelTable& t);          // x86_avx2_rows.cpp: the load-time repack to Layout::rows8 (AVX2 only)
+void fill_kquants_avx2_rows(KernelTable& t);  // x86_avx2_kquants_rows.cpp: Q4_K/Q6_K prefill (AVX2 only)
 void fill_avx512vnni(KernelTable& t);
 void fill_avx512vnni_rows(KernelTable& t);  // x86_avx512vnni_rows.cpp: prefill over 16-row tiles, on top of the above
 void fill_kquants_avx512vnni(KernelTable& t);

@@ -120,5 +120,74 @@ void kq_gemm(const uint8_t* w, size_t w_row_bytes, const uint8_t* a, size_t a_ro
   }
 }
 
+// What the kernels that keep weight rows in the int32 lanes of a vector share (x86_avx2_kquants_rows.cpp: 8 rows,
+// x86_avx512vnni_kquants_rows.cpp: 16): the per-token activation sums they need, and the rows' scales of one
+// super-block as int32 lanes. `pair` is 1 for a scale in the low int16 of its lane (vpdpwssd against an int32 sum)
+// or 0x10001 for it in both halves (vpmaddwd against two int16 sums).
+constexpr int kSubBlocks = QK_K / 32;
+
+// The Q4_K/Q5_K sub-blocks whose mins and token sums pair up as int16 in one lane: even ones first.
+constexpr int kMinPairs[4][2] = {{0, 2}, {4, 6}, {1, 3}, {5, 7}};
+
+// One token's super-block for Q4_K/Q5_K: its scale, and the sums of each sub-block's quants as int16 pairs.
+struct ActK {
+  float d;
+  int32_t sums[4];
+};
+
+inline void prepare_act_k(const uint8_t* a, int64_t nb, ActK* out) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const auto& blk = reinterpret_cast<const BlockQ8_K*>(a)[b];
+    out[b].d = blk.d;
+    for (int k = 0; k < 4; ++k) {
+      auto sum = [&](int s) { return static_cast<uint16_t>(blk.bsums[2 * s] + blk.bsums[2 * s + 1]); };
+      out[b].sums[k] = static_cast<int32_t>(sum(kMinPairs[k][0]) | (uint32_t{sum(kMinPairs[k][1])} << 16));
+    }
+  }
+}
+
+// The scales and the mins (int16 pairs as kMinPairs) of L rows' Q4_K/Q5_K super-block at blk, rows wrb apart.
+template <class Block, int L>
+void tile_scales_k4(const uint8_t* blk, size_t wrb, uint32_t pair, int32_t (&sc)[kSubBlocks][L],
+                    int32_t (&mins)[4][L]) {
+  for (int i = 0; i < L; ++i) {
+    uint8_t u[16];
+    unpack_scales_k4(reinterpret_cast<const Block*>(blk + i * wrb)->scales, u);
+    for (int s = 0; s < kSubBlocks; ++s) sc[s][i] = static_cast<int32_t>(u[s] * pair);
+    for (int k = 0; k < 4; ++k) mins[k][i] = u[8 + kMinPairs[k][0]] | (u[8 + kMinPairs[k][1]] << 16);
+  }
+}
+
+// One token's super-block for Q6_K: its scale, and its sums of each 16 quants as int16 pairs.
+struct ActQ6 {
+  float d;
+  int32_t sums[kSubBlocks];
+};
+
+inline void prepare_act_q6(const uint8_t* a, int64_t nb, ActQ6* out) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const auto& blk = reinterpret_cast<const BlockQ8_K*>(a)[b];
+    out[b].d = blk.d;
+    for (int k = 0; k < kSubBlocks; ++k) {
+      out[b].sums[k] = static_cast<int32_t>(static_cast<uint16_t>(blk.bsums[2 * k]) |
+                                            (uint32_t{static_cast<uint16_t>(blk.bsums[2 * k + 1])} << 16));
+    }
+  }
+}
+
+// The int8 scales of each 16 quants (sc) and the pairs of scales 2k, 2k + 1 (offset, for the -32 of every quant)
+// of L rows' Q6_K super-block at blk, rows wrb apart.
+template <int L>
+void tile_scales_q6(const uint8_t* blk, size_t wrb, uint32_t pair, int32_t (&sc)[2 * kSubBlocks][L],
+                    int32_t (&offset)[kSubBlocks][L]) {
+  for (int i = 0; i < L; ++i) {
+    const int8_t* s = reinterpret_cast<const BlockQ6_K*>(blk + i * wrb)->scales;
+    for (int k = 0; k < 2 * kSubBlocks; ++k) sc[k][i] = static_cast<int32_t>(static_cast<uint16_t>(s[k]) * pair);
+    for (int k = 0; k < kSubBlocks; ++k)
+      offset[k][i] =
+          static_cast<int32_t>(static_cast<uint16_t>(s[2 * k]) | (uint32_t{static_cast<uint16_t>(s[2 * k + 1])} << 16));
+  }
+}
+
 }  // namespace
 }  // namespace rkchat::kernels

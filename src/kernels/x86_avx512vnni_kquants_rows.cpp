@@ -29,8 +29,8 @@ namespace {
 
 #define RK_INLINE inline __attribute__((always_inline))
 
-constexpr int kSub = QK_K / 32;  // sub-blocks of 32 per super-block
-constexpr int kChunks = 8;       // 4-quant chunks per sub-block: one vpdpbusd each
+constexpr int kSub = kSubBlocks;  // sub-blocks of 32 per super-block
+constexpr int kChunks = 8;        // 4-quant chunks per sub-block: one vpdpbusd each
 
 // One super-block of a repacked 16-row tile.
 struct PackedK {
@@ -39,15 +39,6 @@ struct PackedK {
   __m512i mins[4];           // the rows' mins as int16 pairs: (0, 2), (4, 6), (1, 3), (5, 7)
   __m512 d, dmin;
 };
-
-// One token's super-block: its scale, and the sums of each sub-block's quants as int16 pairs like the mins.
-struct ActK {
-  float d;
-  int32_t sums[4];
-};
-
-// The sub-blocks whose mins and sums pair up in PackedK::mins and ActK::sums: even ones first.
-constexpr int kPairs[4][2] = {{0, 2}, {4, 6}, {1, 3}, {5, 7}};
 
 // Q4_K (kHigh false) or Q5_K (kHigh true).
 template <bool kHigh>
@@ -86,12 +77,7 @@ struct RowsQ45 {
         }
       }
       alignas(64) int32_t sc[kSub][kLanes], mins[4][kLanes];
-      for (int i = 0; i < kLanes; ++i) {
-        uint8_t u[16];
-        unpack_scales_k4(reinterpret_cast<const Block*>(blk + i * wrb)->scales, u);
-        for (int s = 0; s < kSub; ++s) sc[s][i] = u[s];
-        for (int k = 0; k < 4; ++k) mins[k][i] = u[8 + kPairs[k][0]] | (u[8 + kPairs[k][1]] << 16);
-      }
+      tile_scales_k4<Block, kLanes>(blk, wrb, 1, sc, mins);
       for (int s = 0; s < kSub; ++s) p.sc[s] = _mm512_load_si512(sc[s]);
       for (int k = 0; k < 4; ++k) p.mins[k] = _mm512_load_si512(mins[k]);
       p.d = gather_half(rows, blk + offsetof(Block, d));
@@ -100,16 +86,7 @@ struct RowsQ45 {
   }
 
   // Scale and sub-block sums of every super-block of one token's activation row.
-  static void prepare(const uint8_t* a, int64_t nb, Act* out) {
-    for (int64_t b = 0; b < nb; ++b) {
-      const auto& blk = reinterpret_cast<const BlockQ8_K*>(a)[b];
-      out[b].d = blk.d;
-      for (int k = 0; k < 4; ++k) {
-        auto sum = [&](int s) { return static_cast<uint16_t>(blk.bsums[2 * s] + blk.bsums[2 * s + 1]); };
-        out[b].sums[k] = static_cast<int32_t>(sum(kPairs[k][0]) | (uint32_t{sum(kPairs[k][1])} << 16));
-      }
-    }
-  }
+  static void prepare(const uint8_t* a, int64_t nb, Act* out) { prepare_act_k(a, nb, out); }
 
   // y[t + j][r .. r + 16) for the N tokens t.. over every super-block. A sub-block's quants stay in registers
   // while the tokens pass; the float accumulators are touched once per super-block.
@@ -162,12 +139,6 @@ struct PackedQ6 {
   __m512 d;
 };
 
-// One token's super-block: its scale, and its sums of each 16 quants as int16 pairs like PackedQ6::offset.
-struct ActQ6 {
-  float d;
-  int32_t sums[kSub];
-};
-
 struct RowsQ6 {
   static constexpr int kLanes = 16, kTokens = 8, kBlock = QK_K;
   static constexpr int kMinTokens = 24;
@@ -198,30 +169,15 @@ struct RowsQ6 {
         }
       }
       alignas(64) int32_t sc[2 * kSub][kLanes], offset[kSub][kLanes];
-      for (int i = 0; i < kLanes; ++i) {
-        const int8_t* s = reinterpret_cast<const BlockQ6_K*>(reinterpret_cast<const uint8_t*>(blk) + i * wrb)->scales;
-        // The scale in the low int16 of the lane and 0 above: vpdpwssd multiplies both halves.
-        for (int k = 0; k < 2 * kSub; ++k) sc[k][i] = static_cast<uint16_t>(s[k]);
-        for (int k = 0; k < kSub; ++k)
-          offset[k][i] = static_cast<int32_t>(static_cast<uint16_t>(s[2 * k]) |
-                                              (uint32_t{static_cast<uint16_t>(s[2 * k + 1])} << 16));
-      }
+      // The scale in the low int16 of the lane and 0 above: vpdpwssd multiplies both halves.
+      tile_scales_q6<kLanes>(reinterpret_cast<const uint8_t*>(blk), wrb, 1, sc, offset);
       for (int k = 0; k < 2 * kSub; ++k) p.sc[k] = _mm512_load_si512(sc[k]);
       for (int k = 0; k < kSub; ++k) p.offset[k] = _mm512_load_si512(offset[k]);
       p.d = gather_half(rows, reinterpret_cast<const uint8_t*>(&blk->d));
     }
   }
 
-  static void prepare(const uint8_t* a, int64_t nb, Act* out) {
-    for (int64_t b = 0; b < nb; ++b) {
-      const auto& blk = reinterpret_cast<const BlockQ8_K*>(a)[b];
-      out[b].d = blk.d;
-      for (int k = 0; k < kSub; ++k) {
-        out[b].sums[k] = static_cast<int32_t>(static_cast<uint16_t>(blk.bsums[2 * k]) |
-                                              (uint32_t{static_cast<uint16_t>(blk.bsums[2 * k + 1])} << 16));
-      }
-    }
-  }
+  static void prepare(const uint8_t* a, int64_t nb, Act* out) { prepare_act_q6(a, nb, out); }
 
   // As RowsQ45::tile. A chunk's 4 products (at most 4 x 63 x 128) fit in int16, so one vpdpwssd scales each; the
   // -32 of every quant comes off at the end of the super-block, 32 x the scales times the token's sums.

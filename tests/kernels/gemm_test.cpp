@@ -187,6 +187,28 @@ TEST(AmxGemm, WholeTilesEqualTheVnniPrefillKernel) {
   }
 }
 
+// AVX2's 8-row tiles and AVX-512 VNNI's 16-row tiles (Layout::rows8, rows16) add the same integer sums in the same
+// float steps, so the two packed gemms agree bit for bit.
+TEST(PackedGemm, Avx2TilesEqualTheAvx512Ones) {
+  const auto isas = available_isas();
+  if (std::find(isas.begin(), isas.end(), "avx512vnni") == isas.end()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  const KernelTable avx2 = table_of("avx2"), vnni = table_of("avx512vnni");
+  std::mt19937 rng(5);
+  for (QType type : {QType::Q8_0, QType::Q4_0, QType::Q4_1}) {
+    for (const auto& [rows, cols, n_tok] :
+         {std::tuple<int64_t, int64_t, int>{32, 160, 1}, {48, 1024, 3}, {37, 96, 30}}) {
+      const std::vector<uint8_t> w = random_weights(rng, type, rows, cols);
+      size_t arb = 0;
+      const std::vector<uint8_t> a =
+          make_act(vnni, vnni.for_type(type)->act, random_floats(rng, cols * n_tok), cols, n_tok, arb);
+      std::vector<float> want(static_cast<size_t>(rows * n_tok)), got(want.size());
+      ASSERT_TRUE(packed_gemm(*vnni.for_type(type), w, rows, cols, a, arb, want, rows, n_tok));
+      ASSERT_TRUE(packed_gemm(*avx2.for_type(type), w, rows, cols, a, arb, got, rows, n_tok));
+      EXPECT_EQ(got, want) << qtype_name(type) << " " << rows << " x " << cols << ", " << n_tok << " tokens";
+    }
+  }
+}
+
 TEST_P(GemmTest, SubRangeOfRows) {
   const KernelTable isa = table_of(GetParam());
   std::mt19937 rng(8);

@@ -210,6 +210,29 @@ TEST(KQuants, EveryIsaMatchesReference) {
 // Scales of 1 and activations in [-3, 3]: every partial sum of every order is an integer below 2^24, so each ISA
 // must equal the reference exactly and any wrong integer (an off-by-one in a sum) fails. 35 rows and 27 tokens
 // run the prefill kernels too.
+// The prefill kernels that keep weight rows in the lanes (AVX2: 8, AVX-512 VNNI: 16) add the same integer sums in
+// the same float steps, so on whole tiles they agree bit for bit.
+TEST(KQuants, Avx2PrefillEqualsTheAvx512One) {
+  IsaRestorer restore;
+  const auto isas = available_isas();
+  if (std::find(isas.begin(), isas.end(), "avx512vnni") == isas.end()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  std::mt19937 rng(11);
+  for (const TypeCase& tc : {kTypes[0], kTypes[2]}) {
+    for (const auto& [rows, cols, n_tok] : {std::tuple<int64_t, int64_t, int>{32, 256, 24}, {48, 768, 29}}) {
+      const auto w = random_weights(tc, rows, cols, rng);
+      const auto a = random_activations(n_tok, cols, rng);
+      select_isa("avx2");
+      const auto got = run_gemm(kernel_table().*tc.kernels, tc, w, a, rows, cols, n_tok, 0, rows);
+      select_isa("avx512vnni");
+      const auto want = run_gemm(kernel_table().*tc.kernels, tc, w, a, rows, cols, n_tok, 0, rows);
+      for (size_t i = 0; i < want.size(); ++i) {
+        if (std::isnan(want[i])) continue;  // the padding past each token's rows
+        ASSERT_EQ(got[i], want[i]) << tc.name << " " << rows << " x " << cols << ", " << n_tok << " tokens, at " << i;
+      }
+    }
+  }
+}
+
 TEST(KQuants, EveryIsaIsExactOnSmallIntegers) {
   IsaRestorer restore;
   const KernelTable ref = reference_table();
