@@ -57,7 +57,7 @@ RK_INLINE __m256i chunk_sums(const __m256i (&w)[kChunks], const uint8_t* x, int 
 // weights in registers (load) and one token's int32 sums of the even and odd chunks added to e and o (sums).
 struct WQ8_0 {
   static constexpr size_t kBytes = sizeof(BlockQ8_0), kQs = offsetof(BlockQ8_0, qs), kQsBytes = QK8_0;
-  static constexpr int kOffset = 0, kTokens = 2;
+  static constexpr int kOffset = 0;
   static constexpr uint8_t kXor = 0;
   static constexpr bool kHasMin = false;
   static constexpr size_t kActBytes = sizeof(BlockQ8_0), kActQs = offsetof(BlockQ8_0, qs);
@@ -80,7 +80,7 @@ struct WQ8_0 {
 template <class Block, class Act, int Offset>
 struct WQ4 {
   static constexpr size_t kBytes = sizeof(Block), kQs = offsetof(Block, qs), kQsBytes = QK4_0 / 2;
-  static constexpr int kOffset = Offset, kTokens = 2;
+  static constexpr int kOffset = Offset;
   static constexpr bool kHasMin = Offset == 0;
   static constexpr size_t kActBytes = sizeof(Act), kActQs = offsetof(Act, qs);
   static constexpr uint8_t kXor = 0;
@@ -107,7 +107,9 @@ using WQ4_1 = WQ4<BlockQ4_1, BlockQ8_1, 0>;
 // The kernel type of row_tiles.h for weight format W, read through row_tiles::Packed only.
 template <class W>
 struct Rows {
-  static constexpr int kLanes = kRows, kTokens = W::kTokens, kBlock = QK8_0;
+  // 4 tokens per pass over a tile's block: against 2, prefill of 128 tokens +2% (Q8_0) / +4% (Q4_0) and 4 streams
+  // of decode +16% / +12% (Qwen3-0.6B, 2 threads), though the float sums then spill to the stack.
+  static constexpr int kLanes = kRows, kTokens = 4, kBlock = QK8_0;
   static constexpr Layout kLayout = Layout::rows8;
   using Packed = TileBlock<kRows, W::kQsBytes, W::kHasMin>;
   using Tile = TileParts<kRows, W::kQsBytes>;
