@@ -48,7 +48,9 @@ RequestOptions greedy(std::vector<int32_t> prompt, int max_tokens) {
   return r;
 }
 
-// Arrival time of every token of one request, read by its own consumer thread (as a server's would).
+// Arrival time of every token of one request (when the engine queued it, not when this reader woke: a reader
+// starved of CPU would otherwise stamp all its tokens with one time and shrink the window to nothing), read by its
+// own consumer thread (as a server's would).
 struct Stream {
   std::shared_ptr<Request> request;
   Clock::time_point submitted;
@@ -62,8 +64,7 @@ struct Stream {
     reader = std::thread([this] {
       for (bool done = false; !done;) {
         for (auto& u : request->wait(1000ms)) {
-          const auto now = Clock::now();
-          for (size_t i = 0; i < u.tokens.size(); ++i) arrivals.push_back(now);
+          for (size_t i = 0; i < u.tokens.size(); ++i) arrivals.push_back(u.queued_at);
           n_tokens.fetch_add(static_cast<int>(u.tokens.size()));
           if (u.done) {
             stats = u.stats;

@@ -45,6 +45,7 @@ void Request::push(Update update) {
     if (done_queued_) return;  // nothing follows the last update
     done_queued_ = update.done;
     if (update.done) on_cancel_ = nullptr;
+    update.queued_at = std::chrono::steady_clock::now();
     updates_.push_back(std::move(update));
   }
   cv_.notify_all();

@@ -83,6 +83,8 @@ struct Update {
   chat::OutputDelta delta;      // text now safe to show (stop strings held back, complete UTF-8 only)
   std::vector<int32_t> tokens;  // the ids generated since the previous update
   bool done = false;
+  // When the engine queued it (Request::push): a consumer that reads late still sees when each token came.
+  std::chrono::steady_clock::time_point queued_at;
   // Only when done:
   backends::TurnStats stats;  // prompt/cached/generated tokens, ttft_ms, prefill_ms, decode_ms, stop reason
   std::vector<chat::ToolCall> tool_calls;

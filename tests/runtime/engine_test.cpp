@@ -185,6 +185,28 @@ TEST_F(EngineTest, CancelFreesTheSlotWithinAStep) {
   EXPECT_EQ(engine->stats().queued, 0);
 }
 
+// A consumer that reads late still learns when each update was queued (bench --parallel times tokens by it, so a
+// reader thread starved of CPU cannot squeeze its tokens into one instant).
+TEST_F(EngineTest, UpdatesCarryWhenTheyWereQueued) {
+  auto engine = make_engine("tiny-qwen3-f32.gguf", {.parallel = 1});
+  const auto submitted = std::chrono::steady_clock::now();
+  auto r = engine->submit(greedy(four_prompts()[0], 6));
+  for (const auto t0 = std::chrono::steady_clock::now(); !r->finished() && std::chrono::steady_clock::now() - t0 < 30s;)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(r->finished());
+  std::this_thread::sleep_for(50ms);  // read well after the engine is done
+  const auto read_at = std::chrono::steady_clock::now();
+  const auto updates = r->wait(1s);
+  ASSERT_FALSE(updates.empty());
+  for (size_t i = 0; i < updates.size(); ++i) {
+    EXPECT_GE(updates[i].queued_at, submitted);
+    EXPECT_LE(updates[i].queued_at + 50ms, read_at) << "update " << i << " stamped when read, not when queued";
+    if (i > 0) {
+      EXPECT_GE(updates[i].queued_at, updates[i - 1].queued_at);
+    }
+  }
+}
+
 TEST_F(EngineTest, FullQueueRefusesAsOverloaded) {
   auto engine = make_engine("tiny-qwen3-f32.gguf", {.parallel = 1, .queue = 1}, 4096);
   auto opts = greedy(four_prompts()[0], -1);
