@@ -9,7 +9,7 @@
 //   2 x 15 x 127) add up over the 4 even (or odd) chunks of a block before one vpmaddwd widens them, so a block of
 //   8 rows x 1 token costs 8 vpmaddubsw and 7 float and widening ops. Q4_0's offset 8 comes off as -8 x the
 //   token's chunk sums (ActBlock::base).
-// - Q8_0: the sign trick of x86_avx2.cpp per chunk (|w| once per block for all tokens, the sign onto the
+// - Q8_0: the sign trick of x86_avx2.cpp per chunk (|w| once per chunk for the tile's tokens, the sign onto each
 //   token's chunk), and a vpmaddwd per chunk, since two pair sums of 8-bit products can overflow int16.
 // The packed tiles are read for every batch, decode included (the 8 x 1 tile is also the cheapest decode tile).
 //
@@ -53,12 +53,11 @@ RK_INLINE __m256i chunk_sums(const __m256i (&w)[kChunks], const uint8_t* x, int 
   return s;
 }
 
-// Weight formats: block layout, the offset the activation sums cancel, the activation format, and per block the
-// weights in registers (load) and one token's int32 sums of the even and odd chunks added to e and o (sums).
+// Weight formats: block layout, the offset the activation sums cancel, the activation format, and block<N>: the
+// N tokens' int32 sums of one block's even and odd chunks (tokens' quants at x[j]) added to e[j] and o[j].
 struct WQ8_0 {
   static constexpr size_t kBytes = sizeof(BlockQ8_0), kQs = offsetof(BlockQ8_0, qs), kQsBytes = QK8_0;
   static constexpr int kOffset = 0;
-  static constexpr uint8_t kXor = 0;
   static constexpr bool kHasMin = false;
   static constexpr size_t kActBytes = sizeof(BlockQ8_0), kActQs = offsetof(BlockQ8_0, qs);
   // Chunk by chunk, so that only one chunk of weights is live beside the N tokens' sums.
@@ -83,7 +82,6 @@ struct WQ4 {
   static constexpr int kOffset = Offset;
   static constexpr bool kHasMin = Offset == 0;
   static constexpr size_t kActBytes = sizeof(Act), kActQs = offsetof(Act, qs);
-  static constexpr uint8_t kXor = 0;
   // The block's 8 chunks unpacked into registers once, then token by token.
   template <int N>
   RK_INLINE static void block(const uint8_t* qs, const uint8_t* const (&x)[N], __m256i (&e)[N], __m256i (&o)[N]) {
@@ -119,14 +117,13 @@ struct Rows {
   static void pack(const uint8_t* w, size_t wrb, int64_t nb, Packed* out) {
     const __m256i rows =
         _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(wrb)));
-    const __m256i flip = _mm256_set1_epi8(static_cast<char>(W::kXor));
     const Tile t(out, nb);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = w + b * W::kBytes;
       uint8_t* qs = t.qs + b * kRows * W::kQsBytes;
       for (size_t c = 0; c < W::kQsBytes / 4; ++c) {
         const __m256i v = _mm256_i32gather_epi32(reinterpret_cast<const int*>(blk + W::kQs + 4 * c), rows, 1);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * c), _mm256_xor_si256(v, flip));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * c), v);
       }
       for (int i = 0; i < kRows; ++i) {
         std::memcpy(t.d + kRows * b + i, blk + i * wrb, sizeof(fp16_t));
