@@ -66,6 +66,15 @@ struct TileParts {
       : qs(static_cast<uint8_t*>(const_cast<void*>(base))),
         d(reinterpret_cast<fp16_t*>(qs + nb * L * QsBytes)),
         m(d + nb * L) {}
+
+  // Block b's quants and scales (and mins when has_min) into L1 (past the tile's end: harmless, a prefetch never
+  // faults): the row kernels run this some blocks ahead of the one they read.
+  void prefetch(int64_t b, bool has_min) const {
+    const uint8_t* q = qs + b * L * QsBytes;
+    for (size_t o = 0; o < L * QsBytes; o += 64) __builtin_prefetch(q + o, 0, 3);
+    __builtin_prefetch(d + L * b, 0, 3);
+    if (has_min) __builtin_prefetch(m + L * b, 0, 3);
+  }
 };
 
 // The rows of a layout's group or tile (1 for Layout::rows).

@@ -136,15 +136,7 @@ struct Rows {
     prepare_act<W::kActBytes, W::kActQs, W::kOffset, W::kHasMin>(a, nb, out);
   }
 
-  // Block b's quants and scales (past the tile's end: harmless, a prefetch never faults).
-  static constexpr int64_t kAhead = 8;
-  RK_INLINE static void prefetch_block(const Tile& t, int64_t b) {
-    const uint8_t* q = t.qs + b * kRows * W::kQsBytes;
-    for (size_t o = 0; o < kRows * W::kQsBytes; o += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(q + o), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(t.d + kRows * b), _MM_HINT_T0);
-    if constexpr (W::kHasMin) _mm_prefetch(reinterpret_cast<const char*>(t.m + kRows * b), _MM_HINT_T0);
-  }
+  static constexpr int64_t kAhead = 8;  // blocks prefetched ahead, as in x86_avx512vnni_rows.cpp
 
   // y[t + j][r .. r + 8) for the N tokens t.. over every block: two float accumulators per token (even, odd
   // chunks), the tile's weights of one block in registers while the tokens pass.
@@ -155,7 +147,7 @@ struct Rows {
     __m256 even[N], odd[N];
     for (int j = 0; j < N; ++j) even[j] = odd[j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      prefetch_block(t, b + kAhead);
+      t.prefetch(b + kAhead, W::kHasMin);
       const uint8_t* x[N];
       __m256i e[N], o[N];
       for (int j = 0; j < N; ++j) {

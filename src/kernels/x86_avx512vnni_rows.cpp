@@ -116,16 +116,10 @@ struct Rows {
     prepare_act<W::kActBytes, W::kActQs, W::kOffset, W::kHasMin>(a, nb, out);
   }
 
-  // The quants of block b and its scales (past the tile's end: harmless, a prefetch never faults). The hardware
-  // prefetcher alone left the tile kernel waiting on its loads when a block's tokens take long (8 tokens of
-  // Qwen3-0.6B: the weights streamed at 9 GB/s of the 22 the machine gives).
+  // Blocks prefetched ahead of the one read (TileParts::prefetch). The hardware prefetcher alone left the tile kernel
+  // waiting on its loads when a block's tokens take long (8 tokens of Qwen3-0.6B: the weights streamed at 9 GB/s of the
+  // 22 the machine gives).
   static constexpr int64_t kAhead = 8;
-  RK_INLINE static void prefetch_block(const Tile& t, int64_t b) {
-    const uint8_t* q = t.qs + b * 16 * W::kQsBytes;
-    for (size_t o = 0; o < 16 * W::kQsBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(q + o), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(t.d + 16 * b), _MM_HINT_T0);
-    if constexpr (W::kHasMin) _mm_prefetch(reinterpret_cast<const char*>(t.m + 16 * b), _MM_HINT_T0);
-  }
 
   // y[t + j][r .. r + 16) for the N tokens t.. over every block: two float accumulators per token (even, odd
   // chunks), the tile's weights of one block in registers while the tokens pass.
@@ -136,7 +130,7 @@ struct Rows {
     __m512 even[N], odd[N];
     for (int j = 0; j < N; ++j) even[j] = odd[j] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      prefetch_block(t, b + kAhead);
+      t.prefetch(b + kAhead, W::kHasMin);
       __m512i w[kChunks];
       W::chunks(t.qs + b * 16 * W::kQsBytes, w);
       const __m512 dw = halves(t.d + 16 * b);
